@@ -1,0 +1,48 @@
+# Two commands for users: `make lab` and `make test`. Everything else serves them.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= 0
+PY ?= python3
+
+.PHONY: help venv host lab lab-down test lint unit molecule bench clean
+help:
+	@echo "make lab        bring up docker-node1 and docker-node2 and apply site.yml"
+	@echo "make lab-down   remove the lab nodes, their volumes and the lab network"
+	@echo "make test       lint, pytest, every molecule scenario"
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: requirements.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+host:
+	@scripts/host-engine.sh
+	@scripts/images.sh bookworm
+
+lab: venv host
+	@scripts/lab.sh up
+
+lab-down: venv
+	@scripts/lab.sh down
+
+lint: venv
+	yamllint -s .
+	ruff check .
+	ansible-lint --profile production
+
+unit: venv
+	pytest -q tests
+
+molecule: venv host
+	@scripts/lab.sh guard
+	scripts/images.sh trixie
+	molecule test --all
+
+test: lint unit molecule
+
+clean: lab-down
+	rm -rf $(VENV) .cache
