@@ -80,7 +80,7 @@ def validate_addresses(value, field):
         try:
             iface = ipaddress.ip_interface(item.strip())
         except ValueError as exc:
-            raise NetnsError(f'{field}: {item!r} is not a valid CIDR address: {exc}')
+            raise NetnsError(f'{field}: {item!r} is not a valid CIDR address: {exc}') from None
         norm = str(iface)
         if norm not in out:
             out.append(norm)
@@ -93,7 +93,7 @@ def validate_mtu(value, field):
     try:
         mtu = int(value)
     except (TypeError, ValueError):
-        raise NetnsError(f'{field}: MTU must be an integer')
+        raise NetnsError(f'{field}: MTU must be an integer') from None
     # The upper bound is the device's own maximum: the kernel enforces it.
     if mtu < 68:
         raise NetnsError(f'{field}: MTU {mtu} is below 68, the IPv4 minimum')
@@ -455,11 +455,12 @@ class Planner:
                                  'namespace {}'.format(name, nm, other['kind'] or 'unknown',
                                                    _ns_label(ns)))
         if a and b and not paired(a, b):
-            raise NetnsError(f'veth {name}: {name!r} (in {_ns_label(where_a)}) and {peer!r} (in {_ns_label(where_b)}) exist but are not peers of '
-                             'each other')
+            raise NetnsError(f'veth {name}: {name!r} (in {_ns_label(where_a)}) and {peer!r} '
+                             f'(in {_ns_label(where_b)}) exist but are not peers of each other')
         if bool(a) != bool(b):
             ns, nm = (where_a, name) if a else (where_b, peer)
-            raise NetnsError(f'veth {name}: {nm!r} exists in {_ns_label(ns)} but its peer is not named {peer if a else name!r}')
+            want = peer if a else name
+            raise NetnsError(f'veth {name}: {nm!r} exists in {_ns_label(ns)} but its peer is not named {want!r}')
         if not a:
             args = ['link', 'add', name]
             if ns_a is not HOST:
@@ -772,6 +773,14 @@ def docker_containers(runner, names=None, docker='docker'):
     if not ids:
         return []
     rc, out, err = runner.run([docker, 'inspect', '--type', 'container'] + ids)
+    if rc != 0 and not names:
+        # a container listed by ps may be gone by now: keep the ones still there
+        found = []
+        for cid in ids:
+            rc, out, err = runner.run([docker, 'inspect', '--type', 'container', cid])
+            if rc == 0:
+                found.extend(json.loads(out))
+        return [c for c in found if (c.get('State') or {}).get('Running')]
     if rc != 0:
         raise NetnsError(f'docker inspect failed: {err.strip()}',
                          cmd='docker inspect ' + ' '.join(ids), stderr=err.strip())
@@ -862,7 +871,12 @@ def container_info(runner=None, names=None, docker='docker', netns_dir='/var/run
         pid = (c.get('State') or {}).get('Pid')
         path = key if key and os.path.exists(key) else f'/proc/{pid}/ns/net'
         if path not in cache:
-            cache[path] = read_path_links(runner, path)
+            try:
+                cache[path] = read_path_links(runner, path)
+            except NetnsError:
+                if names:
+                    raise
+                continue  # stopped while we looked
         out.append(describe_container(c, cache[path], host, others, networks))
     return out
 
