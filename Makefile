@@ -33,6 +33,7 @@ lint: venv
 	yamllint -s .
 	ruff check .
 	ansible-lint --profile production
+	scripts/vagrant-validate.sh
 
 unit: venv
 	pytest -q tests

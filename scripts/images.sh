@@ -2,7 +2,9 @@
 # Build the lab images for one Debian release (default bookworm):
 #   debian:<release>        base; pulled, or made with debootstrap when no registry answers
 #   lab-node:<release>      the node image, from images/node/Dockerfile
-#   .cache/images/debian-<release>.tar   `docker save` of the base, loaded on the nodes
+#   lab-tools:<release>     test/benchmark containers, from images/tools/Dockerfile
+#   .cache/images/debian-<release>.tar, lab-tools-<release>.tar
+#                           `docker save` archives, loaded on the nodes
 # Each step is skipped when its result already matches its recipe.
 set -euo pipefail
 
@@ -10,8 +12,6 @@ release=${1:-bookworm}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=$top/.cache/images
 base=debian:$release
-node=lab-node:$release
-archive=$cache/debian-$release.tar
 say() { printf 'images: %s\n' "$*"; }
 mkdir -p "$cache"
 
@@ -25,7 +25,7 @@ make_base() {
   command -v debootstrap >/dev/null 2>&1 || {
     [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 || {
       say "debootstrap is missing: install it (apt-get install debootstrap)" >&2; exit 1; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   }
   rootfs=$(mktemp -d /var/tmp/lab-rootfs.XXXXXX)
   trap 'rm -rf "$rootfs"' EXIT
@@ -36,24 +36,27 @@ make_base() {
   rm -rf "$rootfs"; trap - EXIT
 }
 
-make_node() {
-  recipe=$( (cat "$top/images/node/Dockerfile"; echo "$release"; docker image inspect -f '{{.Id}}' "$base") | sha256sum | cut -c1-16)
-  if [ "$(label "$node" lab.recipe)" = "$recipe" ]; then
-    say "$node is up to date"; return 0
-  fi
-  say "building $node"
+# build NAME DIR: docker build DIR as NAME:<release> unless its recipe label matches.
+build() {
+  image=$1:$release
+  recipe=$( (cat "$top/images/$2/Dockerfile"; echo "$release"; docker image inspect -f '{{.Id}}' "$base") | sha256sum | cut -c1-16)
+  if [ "$(label "$image" lab.recipe)" = "$recipe" ]; then return 0; fi
+  say "building $image"
   DOCKER_BUILDKIT=0 docker build -q --build-arg DEBIAN_RELEASE="$release" --label lab.recipe="$recipe" \
-    -t "$node" "$top/images/node" >/dev/null
+    -t "$image" "$top/images/$2" >/dev/null
 }
 
-make_archive() {
-  id=$(docker image inspect -f '{{.Id}}' "$base")
-  if [ -s "$archive" ] && [ "$(cat "$archive.id" 2>/dev/null)" = "$id" ]; then return 0; fi
-  say "saving $base to $archive"
-  docker save -o "$archive.tmp" "$base" && mv "$archive.tmp" "$archive" && echo "$id" >"$archive.id"
+# save IMAGE FILE: docker save unless FILE already holds this image id.
+save() {
+  id=$(docker image inspect -f '{{.Id}}' "$1")
+  if [ -s "$2" ] && [ "$(cat "$2.id" 2>/dev/null)" = "$id" ]; then return 0; fi
+  say "saving $1 to $2"
+  docker save -o "$2.tmp" "$1" && mv "$2.tmp" "$2" && echo "$id" >"$2.id"
 }
 
 make_base
-make_node
-make_archive
-say "ready: $node, $base ($archive)"
+build lab-node node
+build lab-tools tools
+save "$base" "$cache/debian-$release.tar"
+save "lab-tools:$release" "$cache/lab-tools-$release.tar"
+say "ready: lab-node:$release, lab-tools:$release, $base (archives in $cache)"

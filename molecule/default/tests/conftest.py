@@ -1,0 +1,93 @@
+"""Shared fixtures: the lab's nodes as testinfra hosts, read from the one lab definition."""
+
+import os
+import pathlib
+import subprocess
+import time
+
+import pytest
+import testinfra
+import yaml
+
+ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", pathlib.Path(__file__).parents[3]))
+CACHE = pathlib.Path(os.environ.get("LAB_CACHE_DIR", ROOT / ".cache"))
+
+
+def lab_nodes():
+    """{name: lab_address} from inventory/lab/hosts.yml."""
+    inv = yaml.safe_load((ROOT / "inventory/lab/hosts.yml").read_text())
+    hosts = inv["all"]["children"]["nodes"]["hosts"]
+    return {name: v["lab_address"] for name, v in hosts.items()}
+
+
+NODES = lab_nodes()
+
+
+class Node:
+    def __init__(self, name, address):
+        self.name = name
+        self.address = address
+        self.host = testinfra.get_host(f"docker://{name}")
+
+    def run(self, cmd, *args):
+        return self.host.run(cmd, *args)
+
+    def check(self, cmd, *args):
+        """Run and fail the test with the command's output when it fails."""
+        res = self.host.run(cmd, *args)
+        assert res.rc == 0, f"{self.name}: `{res.command}` rc={res.rc}\n{res.stdout}\n{res.stderr}"
+        return res.stdout
+
+    def fact(self, name):
+        return self.host.file(f"/etc/ansible/facts.d/{name}.fact").content_string
+
+    def backend(self):
+        import json
+
+        return json.loads(self.fact("overlay_backend"))["backend"]
+
+    def release(self):
+        return self.check(". /etc/os-release && echo $VERSION_CODENAME").strip()
+
+    def ensure_image(self, image, archive):
+        """Load a `docker save` archive made by scripts/images.sh unless the image is there."""
+        if self.run("docker image inspect %s", image).rc == 0:
+            return
+        with open(archive, "rb") as f:
+            subprocess.run(["docker", "exec", "-i", self.name, "docker", "load", "-q"], stdin=f, check=True,
+                           capture_output=True)
+
+    def tools_image(self):
+        rel = self.release()
+        image = f"lab-tools:{rel}"
+        self.ensure_image(image, CACHE / "images" / f"lab-tools-{rel}.tar")
+        return image
+
+
+@pytest.fixture(scope="session")
+def nodes():
+    return [Node(n, a) for n, a in NODES.items()]
+
+
+@pytest.fixture(scope="session")
+def node1(nodes):
+    return nodes[0]
+
+
+@pytest.fixture(scope="session")
+def node2(nodes):
+    return nodes[1]
+
+
+def retry(fn, attempts=15, delay=2):
+    """Call fn until it returns truthy (bounded); return its last value."""
+    for _ in range(attempts):
+        value = fn()
+        if value:
+            return value
+        time.sleep(delay)
+    return fn()
+
+
+def journal(host, unit):
+    return host.run("journalctl -u %s -n 30 --no-pager", unit).stdout

@@ -1,0 +1,40 @@
+"""etcd: two members named after the nodes, healthy through v2 and v3, bound to the lab address."""
+
+import json
+
+from conftest import NODES
+
+V3 = "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 "
+V2 = "ETCDCTL_API=2 etcdctl --endpoints=http://127.0.0.1:2379 "
+
+
+def test_members_are_the_nodes(host):
+    members = json.loads(host.check_output(V3 + "member list -w json"))["members"]
+    got = {m["name"]: m["peerURLs"] for m in members}
+    assert got == {n: [f"http://{a}:2380"] for n, a in NODES.items()}
+
+
+def test_v2_api_served_only_for_the_cluster_store(host):
+    backend = json.loads(host.file("/etc/ansible/facts.d/overlay_backend.fact").content_string)["backend"]
+    res = host.run(V2 + "cluster-health")
+    if backend == "cluster-store":
+        healthy = [line for line in res.stdout.splitlines() if line.startswith("member ") and "is healthy" in line]
+        assert len(healthy) == len(NODES) and "cluster is healthy" in res.stdout, res.stdout + res.stderr
+    else:
+        assert res.rc != 0, "v2 API is served although nothing needs it"
+
+
+def test_healthy_through_v3(host):
+    res = host.run(V3 + "endpoint health --cluster")
+    assert res.rc == 0, res.stdout + res.stderr
+    for address in NODES.values():
+        assert f"http://{address}:2379 is healthy" in res.stdout + res.stderr
+
+
+def test_listens_only_on_lab_and_loopback(host):
+    name = host.backend.get_hostname()
+    listening = {line.split()[3] for line in host.check_output("ss -ltnH").splitlines()}
+    assert f"{NODES[name]}:2379" in listening
+    assert "127.0.0.1:2379" in listening
+    assert f"{NODES[name]}:2380" in listening
+    assert not {a for a in listening if a.endswith((":2379", ":2380")) and a.split(":")[0] in ("*", "0.0.0.0", "[::]")}

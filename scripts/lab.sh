@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Lab lifecycle on the local Docker engine. The nodes are molecule's `default`
+# scenario instances (molecule/default/molecule.yml), so `make lab` and
+# `make test` share one definition of the lab.
+#   up     create the nodes if missing, converge site.yml, print a summary
+#   down   remove the nodes, their volumes and the lab network
+#   guard  stop `make test` when a lab from `make lab` is up
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+marker=.cache/lab-up
+nodes=$(.venv/bin/python -c 'import yaml,sys; print(" ".join(yaml.safe_load(open("inventory/lab/hosts.yml"))["all"]["children"]["nodes"]["hosts"]))')
+
+summary() {
+  echo
+  echo "Lab is up. Nodes (docker exec -it NAME bash):"
+  for n in $nodes; do
+    addr=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$n")
+    printf '  %-14s %-16s docker %s, backend %s\n' "$n" "$addr" \
+      "$(docker exec "$n" docker version -f '{{.Server.Version}}' 2>/dev/null || echo '?')" \
+      "$(docker exec "$n" sh -c 'cat /etc/ansible/facts.d/overlay_backend.fact 2>/dev/null' | python3 -c 'import json,sys; print(json.load(sys.stdin)["backend"])' 2>/dev/null || echo '?')"
+  done
+  first=${nodes%% *}
+  echo "Docker networks on $first:"
+  docker exec "$first" docker network ls --format '  {{.Name}} ({{.Driver}}, {{.Scope}})' | grep -vE '^  (host|none) '
+  echo "Containers:"
+  for n in $nodes; do
+    docker exec "$n" docker ps --format "  $n: {{.Names}} ({{.Image}}) {{.Ports}}" 2>/dev/null || true
+  done
+  echo
+  echo "Re-apply:   ansible-playbook -i inventory/lab site.yml   (with .venv/bin on PATH)"
+  echo "Remove:     make lab-down"
+}
+
+case ${1:-} in
+  up)
+    molecule converge -s default
+    mkdir -p .cache && touch "$marker"
+    summary
+    ;;
+  down)
+    molecule destroy -s default
+    rm -f "$marker"
+    ;;
+  guard)
+    running=$(docker ps -aq $(for n in $nodes; do printf -- '--filter name=^%s$ ' "$n"; done))
+    if [ -f "$marker" ] && [ -n "$running" ]; then
+      echo "A lab from 'make lab' is up ($nodes). The tests need the same node names and" >&2
+      echo "addresses and would destroy it. Run 'make lab-down' first, then 'make test'." >&2
+      exit 1
+    fi
+    rm -f "$marker"
+    ;;
+  *)
+    echo "usage: $0 up|down|guard" >&2; exit 2 ;;
+esac
