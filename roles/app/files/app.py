@@ -1,0 +1,49 @@
+"""The lab's counter: every GET / increments `hits` in redis."""
+
+import os
+import socket
+
+from flask import Flask
+from redis import Redis, RedisError
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+app = Flask(__name__)
+redis = Redis(
+    host=os.environ.get("REDIS_HOST", "127.0.0.1"),
+    port=int(os.environ.get("REDIS_PORT", "6379")),
+    socket_connect_timeout=1,
+    socket_timeout=2,
+    # Reconnect after redis restarts or moves (a new container, a new address).
+    health_check_interval=10,
+    retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+    retry_on_error=[RedisConnectionError, RedisTimeoutError],
+)
+
+
+@app.route("/")
+def hello():
+    try:
+        hits = redis.incr("hits")
+    except RedisError as exc:
+        return "redis unavailable: %s\n" % exc, 503
+    return "Hello Container World! I have been seen %d times and my hostname is %s.\n" % (
+        hits,
+        socket.gethostname(),
+    )
+
+
+@app.route("/healthz")
+def healthz():
+    try:
+        redis.ping()
+    except RedisError as exc:
+        return "redis unavailable: %s\n" % exc, 503
+    return "ok\n"
+
+
+if __name__ == "__main__":
+    # How the original lab ran it: flask's development server, debug on.
+    app.run(host="0.0.0.0", port=int(os.environ.get("PORT", "5000")), debug=True)
