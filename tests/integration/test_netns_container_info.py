@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ip_json, run_module, sh
+from netns_helpers import ip_json, run_module, sh
 
 
 def engine_answers():

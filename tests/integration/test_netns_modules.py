@@ -1,7 +1,7 @@
 """netns, veth and linux_bridge modules run as Ansible runs them, on real
 namespaces and links."""
 
-from conftest import links, netns_names, reach, run_module, sh
+from netns_helpers import links, netns_names, reach, run_module, sh
 
 
 def test_netns_exact_name_mario2_does_not_hide_mario(prefix):

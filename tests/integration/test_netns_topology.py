@@ -5,7 +5,7 @@ import shutil
 
 import netns_engine as engine
 import pytest
-from conftest import links, netns_names, reach, run_module, sh
+from netns_helpers import links, netns_names, reach, run_module, sh
 
 
 def bridged(prefix, host_bridge=False):

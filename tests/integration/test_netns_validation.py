@@ -3,7 +3,7 @@ run changes nothing on the host."""
 
 import netns_engine as engine
 import pytest
-from conftest import links, netns_names
+from netns_helpers import links, netns_names
 
 CASES = [
     # (spec builder, field in message, rule text in message)
