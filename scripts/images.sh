@@ -39,7 +39,7 @@ make_base() {
 # build NAME DIR: docker build DIR as NAME:<release> unless its recipe label matches.
 build() {
   image=$1:$release
-  recipe=$( (cat "$top/images/$2/Dockerfile"; echo "$release"; docker image inspect -f '{{.Id}}' "$base") | sha256sum | cut -c1-16)
+  recipe=$( (find "$top/images/$2" -type f | sort | xargs cat; echo "$release"; docker image inspect -f '{{.Id}}' "$base") | sha256sum | cut -c1-16)
   if [ "$(label "$image" lab.recipe)" = "$recipe" ]; then return 0; fi
   say "building $image"
   DOCKER_BUILDKIT=0 docker build -q --build-arg DEBIAN_RELEASE="$release" --label lab.recipe="$recipe" \

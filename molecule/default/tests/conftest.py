@@ -64,6 +64,22 @@ class Node:
         return image
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backend(name): runs only where the lab uses this overlay backend")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect (neither run nor counted) tests written for the other overlay backend."""
+    backend = Node(*next(iter(NODES.items()))).backend()
+    keep, drop = [], []
+    for item in items:
+        mark = item.get_closest_marker("backend")
+        (drop if mark and mark.args[0] != backend else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def nodes():
     return [Node(n, a) for n, a in NODES.items()]
@@ -87,6 +103,17 @@ def retry(fn, attempts=15, delay=2):
             return value
         time.sleep(delay)
     return fn()
+
+
+def run_playbook(playbook, *args):
+    """ansible-playbook against the lab inventory, as a user would run it; returns (rc, output)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_NOCOLOR="1", LAB_CACHE_DIR=str(CACHE))
+    res = subprocess.run(
+        ["ansible-playbook", "-i", str(ROOT / "inventory/lab"), str(ROOT / playbook), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )
+    return res.returncode, res.stdout + res.stderr
 
 
 def journal(host, unit):
