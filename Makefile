@@ -35,7 +35,7 @@ lint: venv
 	ansible-lint --profile production
 	scripts/vagrant-validate.sh
 
-unit: venv
+unit: venv host
 	pytest -q tests
 
 molecule: venv host

@@ -303,8 +303,12 @@ class State:
     def link(self, ns, name):
         return self.read(ns).get(name)
 
-    def find_veth(self, name, first):
-        """(ns, link) of veth ``name``: the given namespaces first, then all."""
+    def find_veth(self, name, first, peer=None):
+        """(ns, link) of veth ``name``: the given namespaces first, then all.
+
+        Outside ``first`` a veth counts only when paired with a link named
+        ``peer``: a node's own eth0 (a veth too, in a container) is not ours.
+        """
         order = list(first) + [HOST] + sorted(self.namespaces)
         done = set()
         for ns in order:
@@ -312,9 +316,16 @@ class State:
                 continue
             done.add(ns)
             link = self.link(ns, name)
-            if link and link['kind'] == 'veth':
+            if link and link['kind'] == 'veth' and (ns in first or peer is None or self._has_peer(link, peer)):
                 return ns, link
         return None, None
+
+    def _has_peer(self, link, peer):
+        for ns in [HOST] + sorted(self.namespaces):
+            other = self.link(ns, peer) if self.exists(ns) else None
+            if other and paired(link, other):
+                return True
+        return False
 
 
 def paired(a, b):
@@ -437,8 +448,8 @@ class Planner:
         key = f"veth/{_ns_label(v['namespace'])}/{v['name']}"
         name, peer = v['name'], v['peer']
         ns_a, ns_b = v['namespace'], v['peer_namespace']
-        where_a, a = self.state.find_veth(name, [ns_a, ns_b])
-        where_b, b = self.state.find_veth(peer, [ns_b, ns_a]) if peer else (None, None)
+        where_a, a = self.state.find_veth(name, [ns_a, ns_b], peer)
+        where_b, b = self.state.find_veth(peer, [ns_b, ns_a], name) if peer else (None, None)
         if state == 'absent':
             self.after[key] = {'present': False}
             self.before[key] = {'present': bool(a or b)}

@@ -131,3 +131,20 @@ def test_linux_bridge_in_namespace_with_ports(prefix):
     assert run_module('linux_bridge', args)['changed'] is False
     r = run_module('linux_bridge', dict(args, state='absent'))
     assert r['changed'] is True and prefix + 'br' not in links(sw)
+
+
+def test_veth_name_taken_by_an_unrelated_host_veth(prefix):
+    """Inside a container the node's own eth0 is a veth; declaring `eth0` in a
+    namespace must not mistake it for our pair."""
+    sh('ip', 'link', 'add', prefix + 'e0', 'type', 'veth', 'peer', 'name', prefix + 'zz')
+    for ns in ('n1', 'n2'):
+        run_module('netns', {'name': prefix + ns})
+    args = {'name': prefix + 'e0', 'peer': prefix + 'p0',
+            'namespace': prefix + 'n1', 'peer_namespace': prefix + 'n2',
+            'address': '192.168.9.1/24', 'peer_address': '192.168.9.2/24'}
+    r = run_module('veth', args)
+    assert r.get('failed') is not True, r.get('msg')
+    assert r['changed'] is True
+    assert prefix + 'e0' in links(prefix + 'n1') and prefix + 'e0' in links()
+    assert reach(prefix + 'n1', prefix + 'n2', '192.168.9.2')
+    assert run_module('veth', args)['changed'] is False
