@@ -61,3 +61,16 @@ def test_cluster_store_refused_without_etcd_v2(node1, before):
         assert "serves no v2 API" in out and "etcd_enable_v2: true" in out, out
     finally:
         node1.run("systemctl stop lab-etcd-nov2; rm -rf /tmp/etcd-nov2")
+
+
+def test_plain_tcp_api_is_refused(before):
+    opts = '{"docker_daemon_options": {"hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]}}'
+    rc, out = run_playbook("playbooks/docker.yml", "-e", opts)
+    assert rc != 0
+    assert "docker_daemon_options.hosts: a tcp:// listener needs TLS client verification" in out, out
+
+
+def test_unknown_backend_is_refused_by_the_argument_spec(before):
+    rc, out = run_playbook(OVERLAY, "-e", "overlay_backend_mode=vxlan-by-hand")
+    assert rc != 0
+    assert "overlay_backend_mode" in out and "cluster-store" in out and "swarm" in out, out
