@@ -34,9 +34,14 @@ summary() {
 
 case ${1:-} in
   up)
+    t0=$SECONDS
+    molecule create -s default
+    t1=$SECONDS
     molecule converge -s default
+    t2=$SECONDS
     mkdir -p .cache && touch "$marker"
     summary
+    echo "Timing:     nodes $((t1 - t0)) s, site.yml $((t2 - t1)) s"
     ;;
   down)
     molecule destroy -s default
