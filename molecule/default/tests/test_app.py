@@ -1,0 +1,246 @@
+"""Issue 5: the flask counter on the `app` node, redis on the `redis` node, over the overlay `demo`.
+
+Every test reads the current counter first and compares deltas, so the order of the
+tests (and earlier requests) does not matter.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+import yaml
+from conftest import NODES, ROOT, Node, retry
+
+APP_PORT = 5000
+APP_CONTAINER = "app"
+REDIS_CONTAINER = "redis"
+MESSAGE = re.compile(r"\AHello Container World! I have been seen (\d+) times and my hostname is (\S+)\.\n\Z")
+
+# Runs on a node: GET each URL in argv[1:] in order, print [[status, body], ...] as JSON.
+FETCH = """
+import json, sys, urllib.error, urllib.request
+out = []
+for url in sys.argv[1:]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            out.append([r.status, r.read().decode()])
+    except urllib.error.HTTPError as e:
+        out.append([e.code, e.read().decode()])
+    except OSError as e:
+        out.append([-1, repr(e)])
+print(json.dumps(out))
+"""
+
+# Runs on a node: COUNT concurrent GETs of URL from a bounded pool, print [[status, body], ...].
+LOAD = """
+import json, sys, urllib.error, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+url, count, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def get(_):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return [r.status, r.read().decode()]
+    except urllib.error.HTTPError as e:
+        return [e.code, e.read().decode()]
+    except OSError as e:
+        return [-1, repr(e)]
+with ThreadPoolExecutor(threads) as pool:
+    print(json.dumps(list(pool.map(get, range(count)))))
+"""
+
+
+def _group(name):
+    inv = yaml.safe_load((ROOT / "inventory/lab/hosts.yml").read_text())
+    return list(inv["all"]["children"][name]["hosts"])
+
+
+APP_NODE = _group("app")[0]
+REDIS_NODE = _group("redis")[0]
+
+
+@pytest.fixture(scope="module")
+def app_node():
+    return Node(APP_NODE, NODES[APP_NODE])
+
+
+@pytest.fixture(scope="module")
+def redis_node():
+    return Node(REDIS_NODE, NODES[REDIS_NODE])
+
+
+@pytest.fixture(scope="module")
+def base_url(app_node):
+    return f"http://{app_node.address}:{APP_PORT}"
+
+
+def fetch(node, *urls):
+    """GET urls in order from `node` itself; [(status, body), ...]."""
+    return [tuple(r) for r in json.loads(node.check("python3 -c %s " + " ".join(["%s"] * len(urls)), FETCH, *urls))]
+
+
+def hits(redis_node):
+    """The counter as redis holds it (read without incrementing)."""
+    out = redis_node.check("docker exec %s redis-cli --raw get hits", REDIS_CONTAINER).strip()
+    return int(out or 0)
+
+
+def app_hostname(app_node):
+    return json.loads(app_node.check("docker inspect %s", APP_CONTAINER))[0]["Config"]["Hostname"]
+
+
+def parse(status, body):
+    assert status == 200, f"GET / answered {status}: {body!r}"
+    m = MESSAGE.match(body)
+    assert m, f"GET / answered an unexpected body: {body!r}"
+    return int(m.group(1)), m.group(2)
+
+
+def healthz(node, base_url):
+    return fetch(node, base_url + "/healthz")[0]
+
+
+def wait_healthy(node, base_url, attempts=30):
+    status = retry(lambda: healthz(node, base_url)[0] == 200, attempts=attempts, delay=2)
+    assert status, f"{node.name}: {base_url}/healthz never answered 200, last: {healthz(node, base_url)}"
+
+
+def redis_running(redis_node):
+    res = redis_node.run("docker inspect -f '{{.State.Running}} {{.State.Health.Status}}' %s", REDIS_CONTAINER)
+    return res.rc == 0 and res.stdout.split() == ["true", "healthy"]
+
+
+def run_playbook():
+    """Re-run playbooks/app.yml with the inventory molecule (or the local lab) uses."""
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE") or str(ROOT / "inventory/lab")
+    venv_bin = ROOT / ".venv" / "bin"
+    binary = shutil.which("ansible-playbook") or str(venv_bin / "ansible-playbook")
+    env = dict(os.environ)
+    env.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+    env.setdefault("ANSIBLE_ROLES_PATH", str(ROOT / "roles"))
+    env.setdefault("LAB_CACHE_DIR", str(ROOT / ".cache"))
+    env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
+    res = subprocess.run([binary, "-i", inventory, str(ROOT / "playbooks/app.yml")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, f"playbooks/app.yml failed (rc={res.returncode}):\n{res.stdout[-4000:]}\n{res.stderr}"
+    return res.stdout
+
+
+def test_placement_redis_on_its_node_app_on_its_node(app_node, redis_node):
+    assert APP_NODE != REDIS_NODE, "the app and redis must be on different nodes"
+    for node in (app_node, redis_node):
+        names = node.check("docker ps --format '{{.Names}}'").split()
+        if node is app_node:
+            assert APP_CONTAINER in names and REDIS_CONTAINER not in names, f"{node.name}: {names}"
+        else:
+            assert REDIS_CONTAINER in names and APP_CONTAINER not in names, f"{node.name}: {names}"
+    # Both on the overlay; the app finds redis by name, not by --link.
+    app = json.loads(app_node.check("docker inspect %s", APP_CONTAINER))[0]
+    red = json.loads(redis_node.check("docker inspect %s", REDIS_CONTAINER))[0]
+    assert list(app["NetworkSettings"]["Networks"]) == ["demo"], app["NetworkSettings"]["Networks"].keys()
+    assert list(red["NetworkSettings"]["Networks"]) == ["demo"], red["NetworkSettings"]["Networks"].keys()
+    assert not app["HostConfig"].get("Links"), app["HostConfig"]["Links"]
+    assert f"REDIS_HOST={REDIS_CONTAINER}" in app["Config"]["Env"]
+    assert app["Config"]["Cmd"][0] == "gunicorn", app["Config"]["Cmd"]
+    for c in (app, red):
+        assert c["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+        assert c["Config"].get("Healthcheck", {}).get("Test"), f"{c['Name']} has no health check"
+
+
+def test_only_the_app_port_is_published(app_node, redis_node):
+    app_ports = app_node.check("docker port %s", APP_CONTAINER).split("\n")
+    assert [p for p in app_ports if p] == [f"5000/tcp -> {app_node.address}:5000"], app_ports
+    assert redis_node.check("docker port %s", REDIS_CONTAINER).strip() == ""
+    red = json.loads(redis_node.check("docker inspect %s", REDIS_CONTAINER))[0]
+    assert not red["HostConfig"].get("PortBindings"), red["HostConfig"]["PortBindings"]
+
+
+@pytest.mark.parametrize("node_name", list(NODES))
+def test_nothing_listens_on_6379(node_name):
+    node = Node(node_name, NODES[node_name])
+    listeners = node.check("ss -Hltn").splitlines()
+    assert listeners, f"{node_name}: ss -ltn listed nothing at all"
+    bad = [line for line in listeners if re.search(r":6379\s", line + " ")]
+    assert not bad, f"{node_name} listens on 6379: {bad}"
+
+
+@pytest.mark.parametrize("client", list(NODES))
+def test_counter_from_each_node(client, app_node, base_url):
+    node = Node(client, NODES[client])
+    answers = [parse(*r) for r in fetch(node, *[base_url + "/"] * 3)]
+    counts = [n for n, _ in answers]
+    assert counts == [counts[0], counts[0] + 1, counts[0] + 2], f"from {client}: {answers}"
+    expected = app_hostname(app_node)
+    assert {h for _, h in answers} == {expected}, f"from {client}: hostnames {answers}, container is {expected}"
+
+
+def test_counter_is_redis_value(redis_node, app_node, base_url):
+    before = hits(redis_node)
+    n, _ = parse(*fetch(redis_node, base_url + "/")[0])
+    assert n == before + 1 == hits(redis_node)
+
+
+def test_healthz_ok(redis_node, base_url):
+    assert healthz(redis_node, base_url) == (200, "ok\n")
+
+
+def test_redis_data_is_append_only_on_a_named_volume(redis_node):
+    red = json.loads(redis_node.check("docker inspect %s", REDIS_CONTAINER))[0]
+    data = [m for m in red["Mounts"] if m["Destination"] == "/data"]
+    assert data and data[0]["Type"] == "volume" and data[0]["Name"], red["Mounts"]
+    aof = redis_node.check("docker exec %s redis-cli config get appendonly", REDIS_CONTAINER).split()
+    assert aof == ["appendonly", "yes"], aof
+
+
+def test_counter_survives_restart_and_recreation(app_node, redis_node, base_url):
+    last, _ = parse(*fetch(redis_node, base_url + "/")[0])
+
+    redis_node.check("docker restart %s", REDIS_CONTAINER)
+    assert retry(lambda: redis_running(redis_node)), f"{redis_node.name}: redis not healthy after restart"
+    wait_healthy(redis_node, base_url)
+    n, _ = parse(*fetch(redis_node, base_url + "/")[0])
+    assert n == last + 1, f"after a restart of redis the counter went from {last} to {n}"
+
+    redis_node.check("docker rm -f %s", REDIS_CONTAINER)
+    run_playbook()
+    assert redis_running(redis_node), f"{redis_node.name}: the play did not bring redis back healthy"
+    wait_healthy(app_node, base_url)
+    m, _ = parse(*fetch(app_node, base_url + "/")[0])
+    assert m == n + 1, f"after recreating redis the counter went from {n} to {m}"
+
+
+def test_healthz_503_when_redis_is_stopped(app_node, redis_node, base_url):
+    wait_healthy(app_node, base_url)
+    redis_node.check("docker stop %s", REDIS_CONTAINER)
+    try:
+        seen = retry(lambda: healthz(app_node, base_url)[0] == 503, attempts=10, delay=1)
+        assert seen, f"/healthz with redis stopped answered {healthz(app_node, base_url)}, not 503"
+        status, _ = fetch(app_node, base_url + "/")[0]
+        assert status != 200, "GET / answered 200 with redis stopped"
+    finally:
+        redis_node.check("docker start %s", REDIS_CONTAINER)
+    wait_healthy(app_node, base_url)
+    assert retry(lambda: redis_running(redis_node)), f"{redis_node.name}: redis not healthy after start"
+
+
+def test_200_concurrent_requests(redis_node, base_url):
+    before = hits(redis_node)
+    started = time.monotonic()
+    out = redis_node.check("timeout 120 python3 -c %s %s 200 50", LOAD, base_url + "/")
+    elapsed = time.monotonic() - started
+    results = json.loads(out)
+    failed = [r for r in results if r[0] != 200]
+    assert len(results) == 200 and not failed, f"{len(failed)} of 200 failed, e.g. {failed[:3]}"
+    counts = sorted(parse(*r)[0] for r in results)
+    assert counts == list(range(before + 1, before + 201)), f"counts not {before + 1}..{before + 200}: {counts[:5]}..."
+    assert hits(redis_node) == before + 200
+    assert elapsed < 120
+
+
+def test_second_run_is_idempotent():
+    out = run_playbook()
+    recap = [line for line in out.splitlines() if re.match(r"^\S+\s+: ok=", line)]
+    assert recap and all(" changed=0 " in line for line in recap), "\n".join(recap)
