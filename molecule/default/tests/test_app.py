@@ -115,7 +115,10 @@ def redis_running(redis_node):
 
 def run_playbook():
     """Re-run playbooks/app.yml with the inventory molecule (or the local lab) uses."""
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE") or str(ROOT / "inventory/lab")
+    # molecule: the directory of MOLECULE_INVENTORY_FILE holds its generated hosts and the
+    # links to inventory/lab/hosts.yml (groups app, redis) and group_vars; pass the directory.
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    inventory = os.path.dirname(inventory) if inventory else str(ROOT / "inventory/lab")
     venv_bin = ROOT / ".venv" / "bin"
     binary = shutil.which("ansible-playbook") or str(venv_bin / "ansible-playbook")
     env = dict(os.environ)
