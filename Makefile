@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 PY ?= python3
 
-.PHONY: help venv host lab lab-down test lint unit molecule bench clean
+.PHONY: help venv host guard lab lab-down test lint unit molecule clean
 help:
 	@echo "make lab        bring up docker-node1 and docker-node2 and apply site.yml"
 	@echo "make lab-down   remove the lab nodes, their volumes and the lab network"
@@ -38,12 +38,14 @@ lint: venv
 unit: venv host
 	pytest -q tests
 
-molecule: venv host
+guard: venv
 	@scripts/lab.sh guard
+
+molecule: venv host guard
 	scripts/images.sh trixie
 	molecule test --all
 
-test: lint unit molecule
+test: guard lint unit molecule
 
 clean: lab-down
 	rm -rf $(VENV) .cache

@@ -45,13 +45,17 @@ case ${1:-} in
     ;;
   down)
     molecule destroy -s default
+    # Also what molecule's state may not know of (an interrupted run, another checkout).
+    for n in $nodes; do docker rm -f -v "$n" >/dev/null 2>&1 || true; done
+    docker network rm docker-lab >/dev/null 2>&1 || true
     rm -f "$marker"
     ;;
   guard)
-    running=$(docker ps -aq $(for n in $nodes; do printf -- '--filter name=^%s$ ' "$n"; done))
-    if [ -f "$marker" ] && [ -n "$running" ]; then
-      echo "A lab from 'make lab' is up ($nodes). The tests need the same node names and" >&2
-      echo "addresses and would destroy it. Run 'make lab-down' first, then 'make test'." >&2
+    existing=$(for n in $nodes; do docker ps -aq --filter "name=^$n\$"; done)
+    if [ -n "$existing" ]; then
+      if [ -f "$marker" ]; then what="A lab from 'make lab' is up"; else what="Lab node containers exist (an interrupted run?)"; fi
+      echo "$what: $nodes. The tests need the same node names and addresses and" >&2
+      echo "would replace them. Run 'make lab-down' first, then 'make test'." >&2
       exit 1
     fi
     rm -f "$marker"
