@@ -66,6 +66,7 @@ class Node:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "backend(name): runs only where the lab uses this overlay backend")
+    config.addinivalue_line("markers", "disruptive: reboots a node; runs after every other test")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -77,7 +78,7 @@ def pytest_collection_modifyitems(config, items):
         (drop if mark and mark.args[0] != backend else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    items[:] = sorted(keep, key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 
 @pytest.fixture(scope="session")
@@ -109,6 +110,9 @@ def run_playbook(playbook, *args):
     """ansible-playbook against the lab inventory, as a user would run it; returns (rc, output)."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_NOCOLOR="1", LAB_CACHE_DIR=str(CACHE))
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    for var in ("ANSIBLE_ROLES_PATH", "ANSIBLE_LIBRARY", "ANSIBLE_MODULE_UTILS"):
+        env.pop(var, None)  # molecule's; the repo's ansible.cfg has the same paths
     res = subprocess.run(
         ["ansible-playbook", "-i", str(ROOT / "inventory/lab"), str(ROOT / playbook), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,

@@ -5,15 +5,14 @@ tests (and earlier requests) does not matter.
 """
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import time
 
 import pytest
 import yaml
 from conftest import NODES, ROOT, Node, retry
+from conftest import run_playbook as lab_playbook
 
 APP_PORT = 5000
 APP_CONTAINER = "app"
@@ -114,22 +113,10 @@ def redis_running(redis_node):
 
 
 def run_playbook():
-    """Re-run playbooks/app.yml with the inventory molecule (or the local lab) uses."""
-    # molecule: the directory of MOLECULE_INVENTORY_FILE holds its generated hosts and the
-    # links to inventory/lab/hosts.yml (groups app, redis) and group_vars; pass the directory.
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    inventory = os.path.dirname(inventory) if inventory else str(ROOT / "inventory/lab")
-    venv_bin = ROOT / ".venv" / "bin"
-    binary = shutil.which("ansible-playbook") or str(venv_bin / "ansible-playbook")
-    env = dict(os.environ)
-    env.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
-    env.setdefault("ANSIBLE_ROLES_PATH", str(ROOT / "roles"))
-    env.setdefault("LAB_CACHE_DIR", str(ROOT / ".cache"))
-    env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
-    res = subprocess.run([binary, "-i", inventory, str(ROOT / "playbooks/app.yml")], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, f"playbooks/app.yml failed (rc={res.returncode}):\n{res.stdout[-4000:]}\n{res.stderr}"
-    return res.stdout
+    """Re-run playbooks/app.yml against the lab; its output."""
+    rc, out = lab_playbook("playbooks/app.yml")
+    assert rc == 0, f"playbooks/app.yml failed (rc={rc}):\n{out[-4000:]}"
+    return out
 
 
 def test_placement_redis_on_its_node_app_on_its_node(app_node, redis_node):
@@ -247,3 +234,17 @@ def test_second_run_is_idempotent():
     out = run_playbook()
     recap = [line for line in out.splitlines() if re.match(r"^\S+\s+: ok=", line)]
     assert recap and all(" changed=0 " in line for line in recap), "\n".join(recap)
+
+
+@pytest.mark.disruptive
+def test_counter_survives_a_reboot_of_the_redis_node(app_node, redis_node, base_url):
+    last, _ = parse(*fetch(app_node, base_url + "/")[0])
+    # The node is a container with systemd as PID 1: restarting it is a reboot.
+    subprocess.run(["docker", "restart", "-t", "30", redis_node.name], check=True, capture_output=True, timeout=120)
+    booted = retry(lambda: redis_node.run("systemctl is-system-running").stdout.strip() == "running",
+                   attempts=60, delay=2)
+    assert booted, f"{redis_node.name} did not finish booting: {redis_node.run('systemctl --failed').stdout}"
+    assert retry(lambda: redis_running(redis_node), attempts=60, delay=2), f"{redis_node.name}: redis did not come back"
+    wait_healthy(app_node, base_url, attempts=60)
+    n, _ = parse(*fetch(app_node, base_url + "/")[0])
+    assert n == last + 1, f"after rebooting {redis_node.name} the counter went from {last} to {n}"
