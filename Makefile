@@ -31,7 +31,7 @@ lab-down: venv
 
 lint: venv
 	yamllint -s .
-	ruff check .
+	ruff check . bench/overlay bench/app_load bench/netns_scale
 	ansible-lint --profile production
 	scripts/vagrant-validate.sh
 
