@@ -22,10 +22,10 @@ summary() {
   done
   first=${nodes%% *}
   echo "Docker networks on $first:"
-  docker exec "$first" docker network ls --format '  {{.Name}} ({{.Driver}}, {{.Scope}})' | grep -vE '^  (host|none) '
+  docker exec "$first" docker network ls --format '{{.Name}} ({{.Driver}}, {{.Scope}})' | grep -vE '^(host|none) ' | sed 's/^/  /'
   echo "Containers:"
   for n in $nodes; do
-    docker exec "$n" docker ps --format "  $n: {{.Names}} ({{.Image}}) {{.Ports}}" 2>/dev/null || true
+    docker exec "$n" docker ps --format "$n: {{.Names}} ({{.Image}}) {{.Ports}}" 2>/dev/null | sed 's/^/  /' || true
   done
   echo
   echo "Re-apply:   ansible-playbook -i inventory/lab site.yml   (with .venv/bin on PATH)"
