@@ -109,6 +109,10 @@ def test_my_bridge_resolves_names_default_bridge_does_not(node1):
             node1.run("docker rm -f %s", name)
 
 
+# Swarm: a worker's dockerd restarts its containers on an attachable overlay
+# before it has reached the manager again, and gives up on them (sometimes;
+# seen with Docker 26.1). See the README.
+@pytest.mark.backend("cluster-store")
 def test_overlay_survives_a_dockerd_restart(demo_pair):
     (n1, c1), (n2, c2) = demo_pair
     n2.check("systemctl restart docker")
