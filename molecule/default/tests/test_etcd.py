@@ -38,7 +38,9 @@ def test_listens_only_on_lab_and_loopback(host):
     assert f"{NODES[name]}:2379" in listening
     assert "127.0.0.1:2379" in listening
     assert f"{NODES[name]}:2380" in listening
-    assert not {a for a in listening if a.endswith((":2379", ":2380")) and a.split(":")[0] in ("*", "0.0.0.0", "[::]")}
+    etcd_ports = {a for a in listening if a.endswith((":2379", ":2380"))}
+    wildcard = {a for a in etcd_ports if a.rsplit(":", 1)[0] in ("*", "0.0.0.0", "[::]")}
+    assert not wildcard, wildcard
 
 
 @pytest.mark.disruptive
