@@ -51,6 +51,8 @@ case ${1:-} in
     rm -f "$marker"
     ;;
   guard)
+    # No engine answering means no lab running on it (CI starts from here).
+    if ! docker info >/dev/null 2>&1; then rm -f "$marker"; exit 0; fi
     existing=$(for n in $nodes; do docker ps -aq --filter "name=^$n\$"; done)
     if [ -n "$existing" ]; then
       if [ -f "$marker" ]; then what="A lab from 'make lab' is up"; else what="Lab node containers exist (an interrupted run?)"; fi
