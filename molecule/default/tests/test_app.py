@@ -237,7 +237,6 @@ def test_second_run_is_idempotent():
 
 
 @pytest.mark.disruptive
-@pytest.mark.backend("cluster-store")  # swarm workers: see test_overlay_survives_a_dockerd_restart
 def test_counter_survives_a_reboot_of_the_redis_node(app_node, redis_node, base_url):
     last, _ = parse(*fetch(app_node, base_url + "/")[0])
     # The node is a container with systemd as PID 1: restarting it is a reboot.

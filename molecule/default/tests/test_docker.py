@@ -27,6 +27,14 @@ def test_daemon_json_matches_backend(host):
     assert has_store == (_backend(host) == "cluster-store"), conf
 
 
+def test_swarm_autostart_only_with_swarm(host):
+    unit = host.service("swarm-autostart")
+    if _backend(host) == "swarm":
+        assert unit.is_enabled and unit.is_running, host.run("journalctl -u swarm-autostart --no-pager -n 20").stdout
+    else:
+        assert not host.file("/etc/systemd/system/swarm-autostart.service").exists
+
+
 def test_no_tcp_api(host):
     listening = [line.split()[3] for line in host.check_output("ss -ltnH").splitlines()]
     assert not [a for a in listening if a.endswith((":2375", ":2376"))], listening

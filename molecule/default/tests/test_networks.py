@@ -109,13 +109,33 @@ def test_my_bridge_resolves_names_default_bridge_does_not(node1):
             node1.run("docker rm -f %s", name)
 
 
-# Swarm: a worker's dockerd restarts its containers on an attachable overlay
-# before it has reached the manager again, and gives up on them (sometimes;
-# seen with Docker 26.1). See the README.
-@pytest.mark.backend("cluster-store")
 def test_overlay_survives_a_dockerd_restart(demo_pair):
     (n1, c1), (n2, c2) = demo_pair
     n2.check("systemctl restart docker")
     assert retry(lambda: n2.run("docker info").rc == 0)
     assert retry(lambda: _ping(n1, c1, c2), attempts=30), f"{c1} cannot ping {c2} after restarting dockerd on {n2.name}"
+    assert retry(lambda: _ping(n2, c2, c1), attempts=30)
+
+
+def _running(node):
+    return set(node.check("docker ps -q --no-trunc").split())
+
+
+@pytest.mark.backend("swarm")
+def test_worker_restarted_while_the_manager_is_unreachable_gets_its_containers_back(demo_pair):
+    """dockerd gives up attaching them to `demo` (moby/moby#32607); swarm-autostart starts them."""
+    (n1, c1), (n2, c2) = demo_pair
+    before = _running(n2)
+    block = f"iptables -%s OUTPUT -d {n1.address} -p tcp --dport 2377 -j DROP"
+    n2.check(block % "I")
+    try:
+        n2.check("systemctl restart docker")  # about 70 s: dockerd waits for the manager, then gives up
+        state = n2.check("docker inspect -f '{{.State.Status}}: {{.State.Error}}' %s", c2).strip()
+    finally:
+        n2.check(block % "D")
+    assert state.startswith("exited: Could not attach to network"), f"the failure did not happen: {c2} is {state}"
+    back = retry(lambda: _running(n2) >= before, attempts=60)
+    assert back, (f"{n2.name}: not restarted: {before - _running(n2)}\n"
+                  + n2.run("journalctl -u swarm-autostart --no-pager -n 20").stdout)
+    assert retry(lambda: _ping(n1, c1, c2), attempts=30), f"{c1} cannot ping {c2} once the manager answers again"
     assert retry(lambda: _ping(n2, c2, c1), attempts=30)
