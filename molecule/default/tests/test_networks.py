@@ -4,7 +4,7 @@ import json
 import uuid
 
 import pytest
-from conftest import retry
+from conftest import retry, run_playbook
 
 RUN = "docker run -d --pull never --restart unless-stopped --name %s --network %s %s sleep infinity"
 
@@ -139,3 +139,34 @@ def test_worker_restarted_while_the_manager_is_unreachable_gets_its_containers_b
                   + n2.run("journalctl -u swarm-autostart --no-pager -n 20").stdout)
     assert retry(lambda: _ping(n1, c1, c2), attempts=30), f"{c1} cannot ping {c2} once the manager answers again"
     assert retry(lambda: _ping(n2, c2, c1), attempts=30)
+
+
+ESP_STATE = ("unshare --net ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x100 mode transport"
+             " aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 64")
+
+
+def test_encrypted_overlay_needs_swarm_and_kernel_ipsec(node1, node2):
+    """Refused before anything changes where it cannot work; where the kernel has ESP it carries traffic."""
+    net = "lab-enc"
+    overlay = {"name": net, "driver": "overlay", "subnet": "10.9.0.0/24", "encrypted": True}
+    spec = json.dumps({"networks_list": [overlay]})
+    esp = node1.run(ESP_STATE)
+    names = [f"e{uuid.uuid4().hex[:6]}-{n}" for n in (1, 2)]
+    try:
+        rc, out = run_playbook("playbooks/networks.yml", "-e", spec)
+        if node1.backend() == "swarm" and esp.rc == 0:
+            assert rc == 0, out
+            for node, name in zip((node1, node2), names):
+                node.check(RUN % (name, net, node.tools_image()))
+            assert retry(lambda: _ping(node1, names[0], names[1]), attempts=30)
+        else:
+            if node1.backend() != "swarm":
+                assert "encrypted: true needs the swarm backend" in out, out
+            else:  # a kernel without ESP, like the CI machine's (roles/networks/README.md)
+                assert "encrypted: true needs IPsec ESP" in out and esp.stderr.strip() in out, out
+            assert rc != 0
+            assert node1.run("docker network inspect %s", net).rc != 0, f"{net} was created although refused"
+    finally:
+        for node, name in zip((node1, node2), names):
+            node.run("docker rm -f %s", name)
+        node1.run("docker network rm %s", net)
