@@ -177,6 +177,21 @@ def test_healthz_ok(redis_node, base_url):
     assert healthz(redis_node, base_url) == (200, "ok\n")
 
 
+def test_redis_needs_its_generated_password(app_node, redis_node):
+    # A client on the overlay without the password, as any container joining `demo` would be.
+    probe = f"printf 'PING\\r\\n' | nc -w 3 {REDIS_CONTAINER} 6379"
+    out = app_node.check("docker run --rm --pull never --network demo %s sh -c %s", app_node.tools_image(), probe)
+    assert out.startswith("-NOAUTH"), f"redis answered an unauthenticated PING with {out!r}"
+    passwords = set()
+    for node, path in ((redis_node, "/opt/lab/redis.env"), (app_node, "/opt/lab/app.env")):
+        f = node.host.file(path)
+        assert (f.user, f.mode) == ("root", 0o600), f"{node.name}:{path} is {f.user} {oct(f.mode)}"
+        passwords |= set(re.findall(r"^REDIS_PASSWORD=([A-Za-z0-9]{32})$", f.content_string, re.M))
+    assert len(passwords) == 1, "the app's copy differs from redis's password, or it is not 32 letters and digits"
+    in_repo = subprocess.run(["git", "-C", str(ROOT), "grep", "-qF", passwords.pop()], timeout=30)
+    assert in_repo.returncode == 1, "the generated password is in the repository"
+
+
 def test_redis_data_is_append_only_on_a_named_volume(redis_node):
     red = json.loads(redis_node.check("docker inspect %s", REDIS_CONTAINER))[0]
     data = [m for m in red["Mounts"] if m["Destination"] == "/data"]

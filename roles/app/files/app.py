@@ -10,9 +10,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 app = Flask(__name__)
+server = {
+    "host": os.environ.get("REDIS_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("REDIS_PORT", "6379")),
+    "password": os.environ.get("REDIS_PASSWORD") or None,
+}
 redis = Redis(
-    host=os.environ.get("REDIS_HOST", "127.0.0.1"),
-    port=int(os.environ.get("REDIS_PORT", "6379")),
+    **server,
     socket_connect_timeout=1,
     socket_timeout=2,
     # Reconnect after redis restarts or moves (a new container, a new address).
@@ -23,8 +27,7 @@ redis = Redis(
 )
 # Health checks answer fast, without retries: 503 within about a second.
 probe = Redis(
-    host=os.environ.get("REDIS_HOST", "127.0.0.1"),
-    port=int(os.environ.get("REDIS_PORT", "6379")),
+    **server,
     socket_connect_timeout=1,
     socket_timeout=1,
 )
