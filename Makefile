@@ -6,11 +6,13 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 PY ?= python3
+# Which lab (inventory/<name>): lab (the tutorial's two nodes) or ha (three nodes).
+LAB ?= lab
 
 .PHONY: help venv host guard lab lab-down test lint unit molecule clean
 help:
-	@echo "make lab        bring up docker-node1 and docker-node2 and apply site.yml"
-	@echo "make lab-down   remove the lab nodes, their volumes and the lab network"
+	@echo "make lab        bring up the lab's node containers (LAB=lab: the tutorial's two; LAB=ha: three) and apply site.yml"
+	@echo "make lab-down   remove the lab nodes, their volumes and the lab network (same LAB)"
 	@echo "make test       lint, pytest, every molecule scenario"
 
 venv: $(VENV)/.stamp
@@ -24,10 +26,10 @@ host:
 	@scripts/images.sh bookworm
 
 lab: venv host
-	@scripts/lab.sh up
+	@LAB=$(LAB) scripts/lab.sh up
 
 lab-down: venv
-	@scripts/lab.sh down
+	@LAB=$(LAB) scripts/lab.sh down
 
 lint: venv
 	yamllint -s .

@@ -9,11 +9,21 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
+
+def read_password():
+    """The redis password from the secret file REDIS_PASSWORD_FILE names (None without one)."""
+    path = os.environ.get("REDIS_PASSWORD_FILE")
+    if not path:
+        return None
+    with open(path) as f:
+        return f.read().strip() or None
+
+
 app = Flask(__name__)
 server = {
     "host": os.environ.get("REDIS_HOST", "127.0.0.1"),
     "port": int(os.environ.get("REDIS_PORT", "6379")),
-    "password": os.environ.get("REDIS_PASSWORD") or None,
+    "password": read_password(),
 }
 redis = Redis(
     **server,

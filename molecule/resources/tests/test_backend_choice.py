@@ -1,0 +1,76 @@
+"""The overlay backend refuses impossible combinations before it changes anything."""
+
+import re
+
+import pytest
+from labkit import run_playbook
+
+OVERLAY = "playbooks/overlay.yml"
+
+
+def _snapshot(node):
+    return (
+        node.check("sha256sum /etc/docker/daemon.json"),
+        node.check("systemctl show -p ActiveEnterTimestamp docker"),
+    )
+
+
+@pytest.fixture
+def before(nodes):
+    snap = {n.name: _snapshot(n) for n in nodes}
+    yield snap
+    for n in nodes:
+        assert _snapshot(n) == snap[n.name], f"{n.name}: daemon.json or dockerd changed"
+
+
+@pytest.mark.backend("swarm")
+def test_cluster_store_refused_on_docker_23_and_later(node1, before):
+    assert int(node1.check("docker version -f '{{.Server.Version}}'").split(".")[0]) >= 23
+    rc, out = run_playbook(OVERLAY, "-e", "overlay_backend_mode=cluster-store")
+    assert rc != 0
+    assert "cluster-store needs Docker < 23.0" in out and "overlay_backend_mode: swarm" in out, out
+
+
+@pytest.mark.backend("cluster-store")
+def test_cluster_store_accepted_below_docker_23(node1, before):
+    rc, out = run_playbook(OVERLAY, "-e", "overlay_backend_mode=cluster-store")
+    assert rc == 0, out
+    assert re.search(rf"{node1.name}\s*:.*changed=0", out), out
+
+
+def test_advertise_address_must_be_on_the_node(before):
+    rc, out = run_playbook(OVERLAY, "-e", "lab_address=192.0.2.77")
+    assert rc != 0
+    assert "lab_address: 192.0.2.77 is not an address of" in out, out
+
+
+@pytest.mark.backend("cluster-store")
+def test_cluster_store_refused_without_etcd_v2(node1, before):
+    # A throwaway etcd on loopback with the v2 API off, beside the real one.
+    node1.check(
+        "systemd-run --unit lab-etcd-nov2 --uid etcd /usr/bin/etcd --name nov2 --data-dir /tmp/etcd-nov2"
+        " --listen-client-urls http://127.0.0.1:12379 --advertise-client-urls http://127.0.0.1:12379"
+        " --listen-peer-urls http://127.0.0.1:12380 --initial-advertise-peer-urls http://127.0.0.1:12380"
+        " --initial-cluster nov2=http://127.0.0.1:12380 --enable-v2=false"
+    )
+    try:
+        node1.check("for i in $(seq 30); do python3 -c 'import urllib.request as u;"
+                    " u.urlopen(\"http://127.0.0.1:12379/version\")' 2>/dev/null && exit 0; sleep 1; done; exit 1")
+        rc, out = run_playbook(OVERLAY, "--limit", node1.name, "-e", "overlay_backend_etcd_port=12379")
+        assert rc != 0
+        assert "serves no v2 API" in out and "etcd_enable_v2: true" in out, out
+    finally:
+        node1.run("systemctl stop lab-etcd-nov2; rm -rf /tmp/etcd-nov2")
+
+
+def test_plain_tcp_api_is_refused(before):
+    opts = '{"docker_daemon_options": {"hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]}}'
+    rc, out = run_playbook("playbooks/docker.yml", "-e", opts)
+    assert rc != 0
+    assert "docker_daemon_options.hosts: a tcp:// listener needs TLS client verification" in out, out
+
+
+def test_unknown_backend_is_refused_by_the_argument_spec(before):
+    rc, out = run_playbook(OVERLAY, "-e", "overlay_backend_mode=vxlan-by-hand")
+    assert rc != 0
+    assert "overlay_backend_mode" in out and "cluster-store" in out and "swarm" in out, out

@@ -1,0 +1,172 @@
+"""Power loss, host restarts and a bad daemon.json: the lab heals itself and nothing is lost.
+
+A node is a container with systemd as PID 1: `docker kill` + `docker start` of it is a
+power loss (nothing is shut down), `docker restart -t 60` a clean reboot.
+"""
+
+import json
+import re
+import subprocess
+import time
+import uuid
+
+import pytest
+from labkit import ROOT, Inventory, ansible_env, assert_converged, retry, run_playbook
+from test_app import fetch, hits, parse, wait_healthy
+
+pytestmark = pytest.mark.disruptive
+
+# Unattended recovery must be done within this many seconds of the node's boot.
+RECOVERY_SECONDS = 90
+
+
+def _should_run_on_demo(node):
+    """Names of the node's containers on `demo` with a restart policy that keeps them running."""
+    names = []
+    for cid in node.check("docker ps -aq --filter network=demo").split():
+        c = json.loads(node.check("docker inspect %s", cid))[0]
+        if c["HostConfig"]["RestartPolicy"]["Name"] in ("always", "unless-stopped") and c["State"]["Running"]:
+            names.append(c["Name"].lstrip("/"))
+    return sorted(names)
+
+
+def _running(node, names):
+    return all(node.run("docker inspect -f '{{.State.Running}}' %s", n).stdout.strip() == "true" for n in names)
+
+
+def _peer(nodes, node):
+    return next(n for n in nodes if n.name != node.name)
+
+
+def _fresh_container_reaches(node, target):
+    """A new container on `demo` on `node` pings `target` (a container name) across the overlay."""
+    name = f"r{uuid.uuid4().hex[:6]}"
+    res = node.run("docker run --rm --pull never --name %s --network demo %s ping -c 1 -W 2 %s",
+                   name, node.tools_image(), target)
+    return res.rc == 0
+
+
+def _counter(nodes, app_node, base_url, via):
+    """One GET / from node `via`; the count it answered."""
+    return parse(*fetch(via, base_url + "/")[0])[0]
+
+
+def _settle():
+    # redis fsyncs its append-only file every second (appendfsync everysec).
+    time.sleep(1.5)
+
+
+@pytest.mark.parametrize("index", range(len(Inventory().addresses)))
+def test_power_loss_of_each_node_heals_unattended(index, nodes, app_node, redis_node, base_url):
+    node = nodes[index]
+    other = _peer(nodes, node)
+    for n in nodes:
+        n.tools_image()  # loaded before the power loss, as any image the user has
+    expected = _should_run_on_demo(node)
+    before = _counter(nodes, app_node, base_url, other)
+    _settle()
+
+    node.power_off()
+    node.power_on()
+    started = time.monotonic()
+    node.wait_booted()
+
+    back = retry(lambda: _running(node, expected), attempts=RECOVERY_SECONDS // 2, delay=2)
+    took = time.monotonic() - started
+    assert back, (f"{node.name}: {expected} not all running {took:.0f} s after power-on:\n"
+                  + node.check("docker ps -a --format '{{.Names}} {{.Status}}'") + node.journal("overlay-recover"))
+    wait_healthy(other, base_url, attempts=30)
+    assert time.monotonic() - started <= RECOVERY_SECONDS + 60
+    # Its containers reach their peers across the overlay, and new ones can join it there.
+    target = "redis" if node.name == app_node.name else "app"
+    assert retry(lambda: _fresh_container_reaches(node, target), attempts=10), (
+        f"a fresh container on demo on {node.name} cannot reach {target}")
+    assert retry(lambda: _fresh_container_reaches(other, target if other.name != node.name else "app"), attempts=10)
+    after = _counter(nodes, app_node, base_url, other)
+    assert after == before + 1, f"after {node.name} lost power the counter went from {before} to {after}"
+
+    rc, out = run_playbook("site.yml")
+    assert_converged(rc, out, what=f"site.yml after {node.name} lost power")
+    rc, out = run_playbook("site.yml")
+    assert_converged(rc, out, changed=0, what="the second site.yml")
+
+
+def test_site_yml_repairs_what_the_unit_did_not(app_node, redis_node, base_url, nodes):
+    """With overlay-recover disabled, the power loss leaves the app down; site.yml repairs it."""
+    other = _peer(nodes, app_node)
+    before = hits(redis_node)
+    _settle()
+    app_node.check("systemctl disable overlay-recover")
+    app_node.power_off()
+    app_node.power_on()
+    app_node.wait_booted()
+    time.sleep(10)
+    state = app_node.check("docker inspect -f '{{.State.Running}} {{.State.Error}}' app").strip()
+    if app_node.backend() == "cluster-store":
+        assert state.startswith("false") and "network" in state, f"the fault did not happen: app is {state}"
+
+    rc, out = run_playbook("site.yml")
+    stats = assert_converged(rc, out, what="site.yml after a power loss with nothing repaired")
+    assert stats[app_node.name]["changed"] > 0, stats
+    wait_healthy(other, base_url)
+    n, _ = parse(*fetch(other, base_url + "/")[0])
+    assert n == before + 1, f"the counter went from {before} to {n}"
+    assert app_node.run("systemctl is-enabled overlay-recover").stdout.strip() == "enabled"
+    rc, out = run_playbook("site.yml")
+    assert_converged(rc, out, changed=0, what="the second site.yml")
+
+
+def test_host_restart_make_lab_starts_the_same_nodes(nodes, app_node, redis_node, base_url, inventory):
+    """The host restarts: the nodes are stopped (with their stop timeout); `make lab` starts them again."""
+    ids = {n.name: n.container_id() for n in nodes}
+    volumes = {n.name: n.name + "-docker" for n in nodes}
+    before = hits(redis_node)
+    _settle()
+    subprocess.run(["docker", "stop", *ids], check=True, capture_output=True, timeout=180)
+    res = subprocess.run([str(ROOT / "scripts/lab.sh"), "up"], cwd=ROOT, capture_output=True, text=True,
+                         env=ansible_env(LAB=inventory.lab), timeout=1200)
+    assert res.returncode == 0, f"make lab after a host restart failed:\n{(res.stdout + res.stderr)[-5000:]}"
+    assert {n.name: n.container_id() for n in nodes} == ids, "make lab replaced node containers"
+    for n in nodes:
+        mounts = json.loads(subprocess.run(["docker", "inspect", "-f", "{{json .Mounts}}", n.name],
+                                           capture_output=True, text=True, check=True).stdout)
+        assert volumes[n.name] in [m.get("Name") for m in mounts], mounts
+    wait_healthy(app_node, base_url)
+    n, _ = parse(*fetch(app_node, base_url + "/")[0])
+    assert n == before + 1, f"after the host restart the counter went from {before} to {n}"
+
+
+def test_graceful_reboot_of_the_redis_node(app_node, redis_node, base_url):
+    last, _ = parse(*fetch(app_node, base_url + "/")[0])
+    subprocess.run(["docker", "restart", "-t", "60", redis_node.name], check=True, capture_output=True, timeout=180)
+    redis_node.wait_booted()
+    wait_healthy(app_node, base_url, attempts=60)
+    n, _ = parse(*fetch(app_node, base_url + "/")[0])
+    assert n == last + 1, f"after rebooting {redis_node.name} the counter went from {last} to {n}"
+
+
+def _daemon_state(node):
+    return (node.check("sha256sum /etc/docker/daemon.json").split()[0],
+            node.check("systemctl show -p ExecMainStartTimestampMonotonic --value docker").strip())
+
+
+@pytest.mark.parametrize("options, key", [
+    ({"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": 3}}, "log-opts"),
+    ({"log-driver": "json-file", "no-such-option": True}, "no-such-option"),
+], ids=["int-for-string", "unknown-key"])
+def test_bad_daemon_json_never_takes_the_lab_down(options, key, nodes, app_node, base_url):
+    before = {n.name: _daemon_state(n) for n in nodes}
+    rc, out = run_playbook("playbooks/docker.yml", "-e", json.dumps({"docker_daemon_options": options}))
+    assert rc != 0, "a daemon.json dockerd refuses was accepted"
+    assert key in out, f"the failure does not name {key}:\n{out[-3000:]}"
+    assert re.search(r"cannot unmarshal|directives don't match|unknown|invalid", out), out[-3000:]
+    first = nodes[0]
+    for n in nodes:
+        sha, started = _daemon_state(n)
+        assert sha == before[n.name][0], f"{n.name}: daemon.json is not the previous one"
+        assert n.run("docker info").rc == 0, f"{n.name}: dockerd does not run:\n{n.journal('docker')}"
+        if n is not first:
+            assert started == before[n.name][1], f"{n.name} was restarted although the first node failed"
+    wait_healthy(app_node, base_url)
+    rc, out = run_playbook("playbooks/docker.yml")
+    assert_converged(rc, out, changed=0, what="playbooks/docker.yml with the good options")

@@ -1,0 +1,218 @@
+"""Helpers for the project's tests and benchmarks: the lab's inventory, its
+nodes, ansible-playbook runs and their recaps, the tools image, power cycles,
+and real network namespaces on this machine.
+
+Molecule's testinfra tests, the pytest suites and bench/ all use this one
+module; pytest finds it through pythonpath in pyproject.toml, bench/ scripts
+put tests/ on sys.path.
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import time
+
+import yaml
+
+ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or pathlib.Path(__file__).resolve().parents[1])
+CACHE = pathlib.Path(os.environ.get("LAB_CACHE_DIR") or ROOT / ".cache")
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+# ----------------------------------------------------------------- inventory
+
+def lab_name():
+    """The lab under test: LAB (molecule's scenarios set it), default the tutorial's `lab`."""
+    return os.environ.get("LAB", "lab")
+
+
+def inventory_path(lab=None):
+    return ROOT / "inventory" / (lab or lab_name())
+
+
+class Inventory:
+    """Groups and node addresses of inventory/<lab>/hosts.yml (plain YAML, children resolved)."""
+
+    def __init__(self, lab=None):
+        self.lab = lab or lab_name()
+        data = yaml.safe_load((inventory_path(self.lab) / "hosts.yml").read_text())["all"]
+        self._groups = data.get("children") or {}
+        nodes = self._groups["nodes"]["hosts"]
+        self.addresses = {name: v["lab_address"] for name, v in nodes.items()}
+
+    def group(self, name):
+        """Hosts of a group, in inventory order, through its children."""
+        spec = self._groups.get(name) or {}
+        hosts = list(spec.get("hosts") or {})
+        for child in spec.get("children") or {}:
+            hosts += [h for h in self.group(child) if h not in hosts]
+        return hosts
+
+
+# --------------------------------------------------------------------- nodes
+
+class Node:
+    """A lab node: a container on this machine's engine, reached with testinfra."""
+
+    def __init__(self, name, address):
+        import testinfra  # only where nodes are used
+
+        self.name = name
+        self.address = address
+        self.host = testinfra.get_host(f"docker://{name}")
+
+    def __repr__(self):
+        return f"Node({self.name})"
+
+    def run(self, cmd, *args):
+        return self.host.run(cmd, *args)
+
+    def check(self, cmd, *args):
+        """Run and fail with the command's output when it fails."""
+        res = self.host.run(cmd, *args)
+        assert res.rc == 0, f"{self.name}: `{res.command}` rc={res.rc}\n{res.stdout}\n{res.stderr}"
+        return res.stdout
+
+    def fact(self, name):
+        return json.loads(self.host.file(f"/etc/ansible/facts.d/{name}.fact").content_string)
+
+    def backend(self):
+        return self.fact("overlay_backend")["backend"]
+
+    def release(self):
+        return self.check(". /etc/os-release && echo $VERSION_CODENAME").strip()
+
+    def tools_image(self):
+        """lab-tools:<release> on the node, loaded from scripts/images.sh's archive when missing."""
+        image = f"lab-tools:{self.release()}"
+        if self.run("docker image inspect %s", image).rc != 0:
+            with open(CACHE / "images" / f"lab-tools-{self.release()}.tar", "rb") as f:
+                subprocess.run(["docker", "exec", "-i", self.name, "docker", "load", "-q"], stdin=f, check=True,
+                               capture_output=True, timeout=300)
+        return image
+
+    def journal(self, unit, lines=30):
+        return self.run("journalctl -u %s -n %s --no-pager", unit, str(lines)).stdout
+
+    def container_id(self):
+        return docker_host("inspect", "-f", "{{.Id}}", self.name).strip()
+
+    def power_off(self):
+        """Power loss: every process in the node is killed at once, nothing is shut down."""
+        docker_host("kill", self.name)
+
+    def power_on(self):
+        docker_host("start", self.name)
+
+    def wait_booted(self, seconds=120):
+        booted = retry(lambda: self.run("systemctl is-system-running").stdout.strip() in ("running", "degraded"),
+                       attempts=seconds // 2, delay=2)
+        assert booted, f"{self.name} did not finish booting: {self.run('systemctl --failed').stdout}"
+
+
+def lab_nodes(lab=None):
+    inv = Inventory(lab)
+    return [Node(name, address) for name, address in inv.addresses.items()]
+
+
+def docker_host(*args, timeout=180):
+    """The docker CLI of this machine (the engine the nodes run on)."""
+    res = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    assert res.returncode == 0, f"docker {' '.join(args)}: {res.stderr}"
+    return res.stdout
+
+
+def retry(fn, attempts=15, delay=2):
+    """Call fn until it returns something truthy (bounded); return its last value."""
+    for _ in range(attempts):
+        value = fn()
+        if value:
+            return value
+        time.sleep(delay)
+    return fn()
+
+
+# ------------------------------------------------------------------ playbooks
+
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def ansible_env(**extra):
+    """The environment a user has: the repo's ansible.cfg, the venv first on PATH."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
+               LAB_CACHE_DIR=str(CACHE), **extra)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    for var in ("ANSIBLE_ROLES_PATH", "ANSIBLE_LIBRARY", "ANSIBLE_MODULE_UTILS"):
+        env.pop(var, None)  # molecule's; ansible.cfg has the project's own
+    return env
+
+
+def run_playbook(playbook, *args, lab=None, timeout=900):
+    """ansible-playbook against the lab's inventory, as a user runs it; (rc, output)."""
+    res = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory_path(lab)), str(ROOT / playbook), *args],
+        cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout,
+    )
+    return res.returncode, res.stdout + res.stderr
+
+
+def run_playbook_json(playbook, *args, lab=None, timeout=900):
+    """ansible-playbook with the JSON callback; (rc, parsed output, stderr)."""
+    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    res = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory_path(lab)), str(ROOT / playbook), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    start = res.stdout.find("{")
+    # The JSON document, then what other callbacks print (profile_tasks' recap).
+    data = json.JSONDecoder().raw_decode(res.stdout[start:])[0] if start >= 0 else {}
+    return res.returncode, data, res.stderr
+
+
+def changed_tasks(data):
+    """{(host, task name)} of every task that reported changed in a JSON-callback run."""
+    return {(host, task["task"]["name"])
+            for play in data.get("plays", []) for task in play["tasks"]
+            for host, result in task["hosts"].items() if result.get("changed")}
+
+
+def check_then_apply(playbook, *args, lab=None):
+    """Run a playbook in check mode with --diff, then for real.
+
+    Returns (predicted, applied): the (host, task) pairs check mode marked
+    changed and those that changed for real. Each run must succeed.
+    """
+    runs = []
+    for mode in (["--check", "--diff"], []):
+        rc, data, err = run_playbook_json(playbook, *mode, *args, lab=lab)
+        failed = {h: s for h, s in data.get("stats", {}).items() if s.get("failures") or s.get("unreachable")}
+        assert rc == 0 and not failed, f"{playbook} {' '.join(mode)} failed (rc={rc}): {failed}\n{err[-3000:]}"
+        runs.append(changed_tasks(data))
+    return tuple(runs)
+
+
+def recap(output):
+    """{host: {ok, changed, unreachable, failed}} from a playbook's PLAY RECAP."""
+    return {m[0]: dict(zip(("ok", "changed", "unreachable", "failed"), map(int, m[1:])))
+            for m in RECAP.findall(output)}
+
+
+def assert_converged(rc, output, changed=None, what="the playbook"):
+    """rc 0 and failed=0 on every host; with changed=0, nothing changed either."""
+    stats = recap(output)
+    assert rc == 0 and stats and all(s["failed"] == 0 and s["unreachable"] == 0 for s in stats.values()), (
+        f"{what} failed (rc={rc}): {stats}\n{output[-5000:]}")
+    if changed == 0:
+        assert all(s["changed"] == 0 for s in stats.values()), f"{what} changed something: {stats}\n{output[-5000:]}"
+    return stats
+
+
+def ansible_module(host, module, args, lab=None):
+    """One ad hoc module run against a lab host, as `ansible HOST -m MODULE`; its result dict."""
+    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+    res = subprocess.run(["ansible", host, "-i", str(inventory_path(lab)), "-m", module, "-a", json.dumps(args)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out, _ = json.JSONDecoder().raw_decode(res.stdout[res.stdout.find("{"):])
+    return out["plays"][0]["tasks"][0]["hosts"][host]
