@@ -13,7 +13,10 @@ help:
 	@echo "make lab-down   remove the lab nodes, their volumes and the lab network"
 	@echo "make test       lint, pytest, every molecule scenario"
 
+# Python tooling, and the link that makes this repository the collection
+# lab.multihost (.cache/collections/ansible_collections/lab/multihost).
 venv: $(VENV)/.stamp
+	@scripts/collection-link.sh
 $(VENV)/.stamp: requirements.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt

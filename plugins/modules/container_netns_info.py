@@ -35,7 +35,7 @@ author:
 
 EXAMPLES = r'''
 - name: Which host veth is each container's eth0?
-  container_netns_info:
+  lab.multihost.container_netns_info:
   register: cni
 
 - name: Show the host side of web's eth0
@@ -102,7 +102,7 @@ containers:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netns_engine import NetnsError, container_info
+from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import NetnsError, container_info
 
 
 def main():

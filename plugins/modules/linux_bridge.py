@@ -66,13 +66,13 @@ author:
 
 EXAMPLES = r'''
 - name: A bridge like docker0 on the host
-  linux_bridge:
+  lab.multihost.linux_bridge:
     name: br-lab
     address: 10.10.0.254/24
     stp: false
 
 - name: A bridge inside its own namespace (no host iptables involved)
-  linux_bridge:
+  lab.multihost.linux_bridge:
     name: br0
     namespace: switch1
     ports: [port1, port2]
@@ -89,7 +89,7 @@ operations:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netns_engine import run_module
+from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import run_module
 
 
 def main():

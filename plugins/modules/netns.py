@@ -36,11 +36,11 @@ author:
 
 EXAMPLES = r'''
 - name: Namespace test1 with loopback up
-  netns:
+  lab.multihost.netns:
     name: test1
 
 - name: Remove it
-  netns:
+  lab.multihost.netns:
     name: test1
     state: absent
 '''
@@ -55,7 +55,7 @@ operations:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netns_engine import run_module
+from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import run_module
 
 
 def main():

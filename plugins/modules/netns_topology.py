@@ -52,7 +52,7 @@ author:
 
 EXAMPLES = r'''
 - name: Three namespaces on one bridge living in its own namespace
-  netns_topology:
+  lab.multihost.netns_topology:
     namespaces: [ns-br1, ns-br2, ns-br3, ns-lab-sw]
     bridges:
       - name: br-lab
@@ -66,7 +66,7 @@ EXAMPLES = r'''
          peer: br3-port, peer_namespace: ns-lab-sw, peer_bridge: br-lab}
 
 - name: Tear it down
-  netns_topology:
+  lab.multihost.netns_topology:
     namespaces: [ns-br1, ns-br2, ns-br3, ns-lab-sw]
     bridges: [{name: br-lab, namespace: ns-lab-sw}]
     state: absent
@@ -82,7 +82,7 @@ operations:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netns_engine import run_module
+from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import run_module
 
 
 def main():

@@ -62,7 +62,7 @@ author:
 
 EXAMPLES = r'''
 - name: Pair test1 <-> test2
-  veth:
+  lab.multihost.veth:
     name: veth-test1
     peer: veth-test2
     namespace: test1
@@ -71,7 +71,7 @@ EXAMPLES = r'''
     peer_address: 192.168.1.2/24
 
 - name: Host end on a bridge, other end in a namespace
-  veth:
+  lab.multihost.veth:
     name: veth-ns1
     namespace: ns1
     address: 10.10.0.1/24
@@ -79,7 +79,7 @@ EXAMPLES = r'''
     peer_bridge: br-lab
 
 - name: Remove the pair wherever it is
-  veth:
+  lab.multihost.veth:
     name: veth-test1
     state: absent
 '''
@@ -94,7 +94,7 @@ operations:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netns_engine import run_module
+from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import run_module
 
 
 def main():

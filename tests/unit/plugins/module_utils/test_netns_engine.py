@@ -2,13 +2,9 @@
 batch-failure handling and container peer matching, on captured JSON."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'plugins' / 'module_utils'))
-import netns_engine as E  # noqa: E402
+from ansible_collections.lab.multihost.plugins.module_utils import netns_engine as E
 
 # Captured on Debian 12 (iproute2 6.1): `ip -j -d addr show` in a namespace
 # holding one end of a veth pair (the peer is in another namespace).
