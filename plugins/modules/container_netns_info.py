@@ -102,7 +102,8 @@ containers:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import NetnsError, container_info
+from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError
+from ansible_collections.lab.multihost.plugins.module_utils.netns_docker import container_info
 
 
 def main():
