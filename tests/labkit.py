@@ -112,10 +112,11 @@ def reach(src_ns, dst_ns, addr):
         proc = sh('ip', 'netns', 'exec', src_ns, ping, '-c', '1', '-W', '2', addr, check=False)
         return proc.returncode == 0
     py = sys.executable
+    # SO_REUSEADDR: the previous check's listener may have left 7777 in TIME_WAIT
     listener = subprocess.Popen(
         ['ip', 'netns', 'exec', dst_ns, py, '-c',
-         'import socket,sys;s=socket.socket();s.bind((sys.argv[1],7777));s.listen();'
-         's.settimeout(5);s.accept()', addr])
+         'import socket,sys;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);'
+         's.bind((sys.argv[1],7777));s.listen();s.settimeout(5);s.accept()', addr])
     try:
         for _attempt in range(20):
             proc = sh('ip', 'netns', 'exec', src_ns, py, '-c',
