@@ -13,10 +13,11 @@ help:
 	@echo "make lab-down   remove the lab nodes, their volumes and the lab network"
 	@echo "make test       lint, pytest, every molecule scenario"
 
-# Python tooling, and the link that makes this repository the collection
-# lab.multihost (.cache/collections/ansible_collections/lab/multihost).
+# Python tooling, the link that makes this repository the collection lab.multihost
+# (.cache/collections/ansible_collections/lab/multihost), and pip for ansible-test.
 venv: $(VENV)/.stamp
 	@scripts/collection-link.sh
+	@scripts/ansible-test-pip.sh
 $(VENV)/.stamp: requirements.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
@@ -37,6 +38,8 @@ lint: venv
 	ruff check . bench/overlay bench/app_load bench/netns_scale
 	ansible-lint --profile production
 	scripts/vagrant-validate.sh
+	scripts/ansible-test.sh sanity
+	scripts/ansible-test.sh units
 
 unit: venv host
 	pytest -q tests

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, Lab multihost maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: container interfaces and the host veths they pair with."""
 
 DOCUMENTATION = r'''
@@ -27,10 +30,11 @@ options:
     default: docker
 requirements:
   - docker CLI, iproute2, nsenter (util-linux)
-notes:
-  - Supports check mode (it changes nothing).
+extends_documentation_fragment:
+  - lab.multihost.attributes.info_module
+  - lab.multihost.attributes
 author:
-  - Ansible lab project
+  - Lab multihost maintainers (@lab-multihost)
 '''
 
 EXAMPLES = r'''

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, Lab multihost maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: a Linux bridge, in the host or in a network namespace."""
 
 DOCUMENTATION = r'''
@@ -58,10 +61,10 @@ options:
     default: present
 requirements:
   - iproute2 (C(ip) with JSON output); iptables only for the DOCKER-USER rule
-notes:
-  - Supports check mode and diff mode.
+extends_documentation_fragment:
+  - lab.multihost.attributes
 author:
-  - Ansible lab project
+  - Lab multihost maintainers (@lab-multihost)
 '''
 
 EXAMPLES = r'''

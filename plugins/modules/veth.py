@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, Lab multihost maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: a veth pair, its ends' namespaces and addresses."""
 
 DOCUMENTATION = r'''
@@ -54,10 +57,10 @@ options:
     default: present
 requirements:
   - iproute2 (C(ip) with JSON output)
-notes:
-  - Supports check mode and diff mode.
+extends_documentation_fragment:
+  - lab.multihost.attributes
 author:
-  - Ansible lab project
+  - Lab multihost maintainers (@lab-multihost)
 '''
 
 EXAMPLES = r'''
@@ -115,8 +118,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    veth = {k: p[k] for k in ('name', 'peer', 'namespace', 'peer_namespace', 'mtu',
-                                    'bridge', 'peer_bridge')}
+    veth = {k: p[k] for k in ('name', 'peer', 'namespace', 'peer_namespace', 'mtu', 'bridge', 'peer_bridge')}
     veth['addresses'] = p['address']
     veth['peer_addresses'] = p['peer_address']
     run_module(module, {'state': p['state'], 'veths': [veth]}, single=True)

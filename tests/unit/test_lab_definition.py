@@ -57,3 +57,16 @@ def test_no_privileged_anywhere():
         if re.search(r"^\s*privileged:\s*true", path.read_text(), re.M):
             offenders.append(str(path))
     assert not offenders
+
+
+@pytest.mark.parametrize("name", ["lab", "vagrant", "example"])
+def test_every_inventory_links_every_shared_group_vars_file(name):
+    """inventory/group_vars is shared through one file link per file (collections allow no
+    directory links): a file added there must be linked from every inventory."""
+    shared = ROOT / "inventory" / "group_vars"
+    mine = ROOT / "inventory" / name / "group_vars"
+    want = sorted(p.relative_to(shared) for p in shared.rglob("*") if p.is_file())
+    have = sorted(p.relative_to(mine) for p in mine.rglob("*") if p.is_file())
+    assert have == want
+    for rel in have:
+        assert (mine / rel).is_symlink() and (mine / rel).resolve() == (shared / rel).resolve()
