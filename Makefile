@@ -7,11 +7,11 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 PY ?= python3
 
-.PHONY: help venv host guard lab lab-down test lint unit molecule clean
+.PHONY: help venv host guard lab lab-down test lint unit integration molecule clean
 help:
 	@echo "make lab        bring up docker-node1 and docker-node2 and apply site.yml"
 	@echo "make lab-down   remove the lab nodes, their volumes and the lab network"
-	@echo "make test       lint, pytest, every molecule scenario"
+	@echo "make test       lint, unit and integration tests, every molecule scenario"
 
 # Python tooling, the link that makes this repository the collection lab.multihost
 # (.cache/collections/ansible_collections/lab/multihost), and pip for ansible-test.
@@ -41,8 +41,13 @@ lint: venv
 	scripts/ansible-test.sh sanity
 	scripts/ansible-test.sh units
 
-unit: venv host
-	pytest -q tests
+# No root, no engine: seconds.
+unit: venv
+	pytest -q tests/unit
+
+# Root and iproute2: real namespaces, veths and bridges (and a container when an engine answers).
+integration: venv host
+	pytest -q tests/integration
 
 guard: venv
 	@scripts/lab.sh guard
@@ -51,7 +56,7 @@ molecule: venv host guard
 	scripts/images.sh trixie
 	molecule test --all
 
-test: guard lint unit molecule
+test: guard lint unit integration molecule
 
 clean: lab-down
 	rm -rf $(VENV) .cache
