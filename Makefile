@@ -9,13 +9,17 @@ PY ?= python3
 # Which lab (inventory/<name>): lab (the tutorial's two nodes) or ha (three nodes).
 LAB ?= lab
 
-.PHONY: help venv host guard lab lab-down test lint unit molecule clean
+.PHONY: help venv host guard lab lab-down test lint unit integration molecule clean
 help:
 	@echo "make lab        bring up the lab's node containers (LAB=lab: the tutorial's two; LAB=ha: three) and apply site.yml"
 	@echo "make lab-down   remove the lab nodes, their volumes and the lab network (same LAB)"
-	@echo "make test       lint, pytest, every molecule scenario"
+	@echo "make test       lint, unit and integration tests, every molecule scenario"
 
+# Python tooling, the link that makes this repository the collection lab.multihost
+# (.cache/collections/ansible_collections/lab/multihost), and pip for ansible-test.
 venv: $(VENV)/.stamp
+	@scripts/collection-link.sh
+	@scripts/ansible-test-pip.sh
 $(VENV)/.stamp: requirements.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
@@ -36,9 +40,17 @@ lint: venv
 	ruff check . bench/overlay bench/app_load bench/netns_scale
 	ansible-lint --profile production
 	scripts/vagrant-validate.sh
+	scripts/ansible-test.sh sanity
+	scripts/ansible-test.sh units
+	scripts/role-docs --check
 
-unit: venv host
-	pytest -q tests
+# No root, no engine: seconds.
+unit: venv
+	pytest -q tests/unit
+
+# Root and iproute2: real namespaces, veths and bridges (and a container when an engine answers).
+integration: venv host
+	pytest -q tests/integration
 
 guard: venv
 	@scripts/lab.sh guard
@@ -47,7 +59,7 @@ molecule: venv host guard
 	scripts/images.sh trixie
 	molecule test --all
 
-test: guard lint unit molecule
+test: guard lint unit integration molecule
 
 clean: lab-down
 	rm -rf $(VENV) .cache

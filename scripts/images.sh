@@ -23,8 +23,9 @@ make_base() {
   if docker pull -q "$base" >/dev/null 2>&1; then return 0; fi
   say "no registry: building $base with debootstrap (about a minute)"
   command -v debootstrap >/dev/null 2>&1 || {
-    [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 || {
-      say "debootstrap is missing: install it (apt-get install debootstrap)" >&2; exit 1; }
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      say "debootstrap is missing: install it (apt-get install debootstrap)" >&2; exit 1
+    fi
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   }
   rootfs=$(mktemp -d /var/tmp/lab-rootfs.XXXXXX)

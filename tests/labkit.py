@@ -1,17 +1,22 @@
-"""Helpers for the project's tests and benchmarks: the lab's inventory, its
-nodes, ansible-playbook runs and their recaps, the tools image, power cycles,
-and real network namespaces on this machine.
+"""Helpers for the project's tests and benchmarks.
 
-Molecule's testinfra tests, the pytest suites and bench/ all use this one
-module; pytest finds it through pythonpath in pyproject.toml, bench/ scripts
-put tests/ on sys.path.
+One module for what tests, fixtures and tooling share, so each thing is done
+one way: the lab's inventory and nodes, running Ansible and reading its
+recap, the tools image, power cycles, and real network namespaces on this
+machine. Molecule's testinfra tests, the pytest suites and bench/ use it.
+pytest finds it through ``pythonpath`` in pyproject.toml (``import labkit``);
+a bench/ script puts this directory on ``sys.path`` itself. It imports
+nothing from the project's plugins: tests that drive the engine import
+``ansible_collections.lab.multihost...`` directly.
 """
 
 import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
+import sys
 import time
 
 import yaml
@@ -124,6 +129,14 @@ def docker_host(*args, timeout=180):
     return res.stdout
 
 
+def sh(*argv, check=True):
+    """Run argv (no shell), capture text output; fail the test when check and rc != 0."""
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{argv} failed: {proc.stderr}')
+    return proc
+
+
 def retry(fn, attempts=15, delay=2):
     """Call fn until it returns something truthy (bounded); return its last value."""
     for _ in range(attempts):
@@ -144,7 +157,7 @@ def ansible_env(**extra):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
                LAB_CACHE_DIR=str(CACHE), **extra)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    for var in ("ANSIBLE_ROLES_PATH", "ANSIBLE_LIBRARY", "ANSIBLE_MODULE_UTILS"):
+    for var in ("ANSIBLE_ROLES_PATH", "ANSIBLE_COLLECTIONS_PATH"):
         env.pop(var, None)  # molecule's; ansible.cfg has the project's own
     return env
 
@@ -216,3 +229,98 @@ def ansible_module(host, module, args, lab=None):
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     out, _ = json.JSONDecoder().raw_decode(res.stdout[res.stdout.find("{"):])
     return out["plays"][0]["tasks"][0]["hosts"][host]
+
+
+def run_module(module, args, check=False, diff=True):
+    """Run a module on localhost as Ansible does (ad hoc, the project's
+    ansible.cfg, JSON callback); return that host's result dict.
+
+    module: a fully qualified name, e.g. ``lab.multihost.veth``."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'),
+               ANSIBLE_STDOUT_CALLBACK='json', ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
+               ANSIBLE_CALLBACKS_ENABLED='ansible.builtin.json',
+               ANSIBLE_NOCOLOR='1')
+    argv = [str(VENV_BIN / 'ansible'), 'localhost', '-i', 'localhost,', '-c', 'local',
+            '-m', module, '-a', json.dumps(args),
+            '-e', f"ansible_python_interpreter={VENV_BIN / 'python'}"]
+    if check:
+        argv.append('--check')
+    if diff:
+        argv.append('--diff')
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=str(ROOT), env=env,
+                          check=False)
+    out = proc.stdout
+    start = out.find('{')
+    assert start >= 0, f'no JSON from ansible: {out}\n{proc.stderr}'
+    data = json.loads(out[start:])
+    return data['plays'][0]['tasks'][0]['hosts']['localhost']
+
+
+# ============================================================================
+# Network namespaces on this machine (tests/integration): real namespaces,
+# veths and bridges; needs root and iproute2. Every object a test makes is
+# named with a random prefix ``t<6 hex>`` and removed afterwards, even on
+# failure (``cleanup``); nothing else on the host is touched.
+# ============================================================================
+
+def ip_json(*args, ns=None):
+    argv = ['ip'] + (['-n', ns] if ns else []) + ['-j'] + list(args)
+    out = sh(*argv).stdout.strip()
+    return json.loads(out) if out else []
+
+
+def netns_names():
+    return [e['name'] for e in ip_json('netns', 'list')]
+
+
+def links(ns=None):
+    return {e['ifname']: e for e in ip_json('-d', 'addr', 'show', ns=ns)}
+
+
+def cleanup(prefix):
+    """Remove the host links, namespaces and DOCKER-USER rules named with prefix."""
+    for name in links():
+        if name.startswith(prefix):
+            sh('ip', 'link', 'del', name, check=False)
+    for ns in netns_names():
+        if ns.startswith(prefix):
+            sh('ip', 'netns', 'del', ns, check=False)
+    if shutil.which('iptables'):
+        rules = sh('iptables', '-w', '-S', 'DOCKER-USER', check=False).stdout.splitlines()
+        for rule in rules:
+            if rule.startswith('-A ') and f' {prefix}' in rule:
+                sh('iptables', '-w', *rule.replace('-A ', '-D ', 1).split(), check=False)
+    # namespace teardown is asynchronous: wait for host peers to go
+    for _attempt in range(50):
+        if not [n for n in links() if n.startswith(prefix)]:
+            break
+        time.sleep(0.1)
+
+
+def reach(src_ns, dst_ns, addr):
+    """True if src_ns reaches addr (held in dst_ns): one bounded ping, or,
+    without iputils-ping, a TCP connect to a one-shot python listener."""
+    ping = shutil.which('ping')
+    if ping:
+        proc = sh('ip', 'netns', 'exec', src_ns, ping, '-c', '1', '-W', '2', addr, check=False)
+        return proc.returncode == 0
+    py = sys.executable
+    # SO_REUSEADDR: the previous check's listener may have left 7777 in TIME_WAIT
+    listener = subprocess.Popen(
+        ['ip', 'netns', 'exec', dst_ns, py, '-c',
+         'import socket,sys;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);'
+         's.bind((sys.argv[1],7777));s.listen();s.settimeout(5);s.accept()', addr])
+    try:
+        for _attempt in range(20):
+            proc = sh('ip', 'netns', 'exec', src_ns, py, '-c',
+                      'import socket,sys;socket.create_connection((sys.argv[1],7777),2)', addr,
+                      check=False)
+            if proc.returncode == 0:
+                return True
+            if 'refused' not in proc.stderr:
+                return False
+            time.sleep(0.1)
+        return False
+    finally:
+        listener.kill()
+        listener.wait()

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, Lab multihost maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: container interfaces and the host veths they pair with."""
 
 DOCUMENTATION = r'''
@@ -27,15 +30,16 @@ options:
     default: docker
 requirements:
   - docker CLI, iproute2, nsenter (util-linux)
-notes:
-  - Supports check mode (it changes nothing).
+extends_documentation_fragment:
+  - lab.multihost.attributes.info_module
+  - lab.multihost.attributes
 author:
-  - Ansible lab project
+  - Lab multihost maintainers (@lab-multihost)
 '''
 
 EXAMPLES = r'''
 - name: Which host veth is each container's eth0?
-  container_netns_info:
+  lab.multihost.container_netns_info:
   register: cni
 
 - name: Show the host side of web's eth0
@@ -102,7 +106,8 @@ containers:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netns_engine import NetnsError, container_info
+from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError
+from ansible_collections.lab.multihost.plugins.module_utils.netns_docker import container_info
 
 
 def main():

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, Lab multihost maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: a Linux bridge, in the host or in a network namespace."""
 
 DOCUMENTATION = r'''
@@ -58,21 +61,21 @@ options:
     default: present
 requirements:
   - iproute2 (C(ip) with JSON output); iptables only for the DOCKER-USER rule
-notes:
-  - Supports check mode and diff mode.
+extends_documentation_fragment:
+  - lab.multihost.attributes
 author:
-  - Ansible lab project
+  - Lab multihost maintainers (@lab-multihost)
 '''
 
 EXAMPLES = r'''
 - name: A bridge like docker0 on the host
-  linux_bridge:
+  lab.multihost.linux_bridge:
     name: br-lab
     address: 10.10.0.254/24
     stp: false
 
 - name: A bridge inside its own namespace (no host iptables involved)
-  linux_bridge:
+  lab.multihost.linux_bridge:
     name: br0
     namespace: switch1
     ports: [port1, port2]
@@ -89,7 +92,7 @@ operations:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netns_engine import run_module
+from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import run_module
 
 
 def main():

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, Lab multihost maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: a named Linux network namespace."""
 
 DOCUMENTATION = r'''
@@ -28,19 +31,20 @@ options:
 requirements:
   - iproute2 (C(ip) with JSON output)
 notes:
-  - Supports check mode and diff mode.
   - If a step fails, what this task created is removed again.
+extends_documentation_fragment:
+  - lab.multihost.attributes
 author:
-  - Ansible lab project
+  - Lab multihost maintainers (@lab-multihost)
 '''
 
 EXAMPLES = r'''
 - name: Namespace test1 with loopback up
-  netns:
+  lab.multihost.netns:
     name: test1
 
 - name: Remove it
-  netns:
+  lab.multihost.netns:
     name: test1
     state: absent
 '''
@@ -55,7 +59,7 @@ operations:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netns_engine import run_module
+from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import run_module
 
 
 def main():

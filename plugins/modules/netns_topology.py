@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, Lab multihost maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: a whole namespace/bridge/veth topology in one task."""
 
 DOCUMENTATION = r'''
@@ -12,9 +15,10 @@ description:
   - Namespaces used by bridges or veths are part of the topology even if not listed
     in O(namespaces).
   - C(state=absent) removes the veths, bridges and namespaces it declares.
-  - Same semantics per object as the M(netns), M(veth) and M(linux_bridge) modules,
-    which share its engine. Check mode reports exactly the commands that would run;
-    diff mode shows before/after. If a step fails, what this task created is removed.
+  - Same semantics per object as the M(lab.multihost.netns), M(lab.multihost.veth) and
+    M(lab.multihost.linux_bridge) modules, which share its engine. Check mode reports
+    exactly the commands that would run; diff mode shows before/after. If a step fails,
+    what this task created is removed.
 options:
   namespaces:
     description: Namespaces, as names or dicts with C(name) and C(loopback_up) (default true).
@@ -25,7 +29,7 @@ options:
     description:
       - Bridges, dicts with C(name) and optional C(namespace), C(address) (CIDR or list),
         C(stp), C(mtu), C(ports), C(firewall) (C(docker-user) or C(none)), as for
-        M(linux_bridge).
+        M(lab.multihost.linux_bridge).
     type: list
     elements: dict
     default: []
@@ -33,7 +37,7 @@ options:
     description:
       - Veth pairs, dicts with C(name), C(peer) and optional C(namespace),
         C(peer_namespace), C(address), C(peer_address), C(mtu), C(bridge), C(peer_bridge),
-        as for M(veth).
+        as for M(lab.multihost.veth).
     type: list
     elements: dict
     default: []
@@ -44,15 +48,15 @@ options:
     default: present
 requirements:
   - iproute2 (C(ip) with JSON output); iptables only for host bridges' DOCKER-USER rule
-notes:
-  - Supports check mode and diff mode.
+extends_documentation_fragment:
+  - lab.multihost.attributes
 author:
-  - Ansible lab project
+  - Lab multihost maintainers (@lab-multihost)
 '''
 
 EXAMPLES = r'''
 - name: Three namespaces on one bridge living in its own namespace
-  netns_topology:
+  lab.multihost.netns_topology:
     namespaces: [ns-br1, ns-br2, ns-br3, ns-lab-sw]
     bridges:
       - name: br-lab
@@ -66,7 +70,7 @@ EXAMPLES = r'''
          peer: br3-port, peer_namespace: ns-lab-sw, peer_bridge: br-lab}
 
 - name: Tear it down
-  netns_topology:
+  lab.multihost.netns_topology:
     namespaces: [ns-br1, ns-br2, ns-br3, ns-lab-sw]
     bridges: [{name: br-lab, namespace: ns-lab-sw}]
     state: absent
@@ -82,7 +86,7 @@ operations:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netns_engine import run_module
+from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import run_module
 
 
 def main():

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, Lab multihost maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: a veth pair, its ends' namespaces and addresses."""
 
 DOCUMENTATION = r'''
@@ -54,15 +57,15 @@ options:
     default: present
 requirements:
   - iproute2 (C(ip) with JSON output)
-notes:
-  - Supports check mode and diff mode.
+extends_documentation_fragment:
+  - lab.multihost.attributes
 author:
-  - Ansible lab project
+  - Lab multihost maintainers (@lab-multihost)
 '''
 
 EXAMPLES = r'''
 - name: Pair test1 <-> test2
-  veth:
+  lab.multihost.veth:
     name: veth-test1
     peer: veth-test2
     namespace: test1
@@ -71,7 +74,7 @@ EXAMPLES = r'''
     peer_address: 192.168.1.2/24
 
 - name: Host end on a bridge, other end in a namespace
-  veth:
+  lab.multihost.veth:
     name: veth-ns1
     namespace: ns1
     address: 10.10.0.1/24
@@ -79,7 +82,7 @@ EXAMPLES = r'''
     peer_bridge: br-lab
 
 - name: Remove the pair wherever it is
-  veth:
+  lab.multihost.veth:
     name: veth-test1
     state: absent
 '''
@@ -94,7 +97,7 @@ operations:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netns_engine import run_module
+from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import run_module
 
 
 def main():
@@ -115,8 +118,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    veth = {k: p[k] for k in ('name', 'peer', 'namespace', 'peer_namespace', 'mtu',
-                                    'bridge', 'peer_bridge')}
+    veth = {k: p[k] for k in ('name', 'peer', 'namespace', 'peer_namespace', 'mtu', 'bridge', 'peer_bridge')}
     veth['addresses'] = p['address']
     veth['peer_addresses'] = p['peer_address']
     run_module(module, {'state': p['state'], 'veths': [veth]}, single=True)

@@ -1,11 +1,11 @@
-"""Fixtures for the netns integration tests (helpers: netns_helpers.py)."""
+"""Fixtures for the netns integration tests (helpers: tests/labkit.py)."""
 
 import os
 import secrets
 import shutil
 
 import pytest
-from netns_helpers import cleanup
+from labkit import cleanup
 
 
 def pytest_collection_modifyitems(config, items):

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 import pytest
-from netns_helpers import ip_json, run_module, sh
+from labkit import ip_json, run_module, sh
 
 
 def engine_answers():
@@ -41,7 +41,7 @@ def container(prefix):
 
 
 def test_container_eth0_maps_to_host_veth_on_docker0(container):
-    r = run_module('container_netns_info', {'names': [container]})
+    r = run_module('lab.multihost.container_netns_info', {'names': [container]})
     assert r['changed'] is False
     [c] = r['containers']
     inspect = json.loads(sh('docker', 'inspect', container).stdout)[0]
@@ -63,5 +63,5 @@ def test_container_eth0_maps_to_host_veth_on_docker0(container):
 
 
 def test_all_containers_includes_ours(container):
-    r = run_module('container_netns_info', {'docker_cli': 'docker'})
+    r = run_module('lab.multihost.container_netns_info', {'docker_cli': 'docker'})
     assert container in [c['name'] for c in r['containers']]

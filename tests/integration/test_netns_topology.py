@@ -3,9 +3,9 @@ that must pass traffic while Docker's FORWARD policy is DROP."""
 
 import shutil
 
-import netns_engine as engine
 import pytest
-from netns_helpers import links, netns_names, reach, run_module, sh
+from ansible_collections.lab.multihost.plugins.module_utils import netns_engine as engine
+from labkit import links, netns_names, reach, run_module, sh
 
 
 def bridged(prefix, host_bridge=False):
@@ -23,23 +23,23 @@ def bridged(prefix, host_bridge=False):
 
 def test_topology_build_rerun_absent(prefix):
     topo = bridged(prefix)
-    r = run_module('netns_topology', topo, check=True)
+    r = run_module('lab.multihost.netns_topology', topo, check=True)
     assert r['changed'] is True
     assert not [n for n in netns_names() if n.startswith(prefix)], 'check mode created'
-    r = run_module('netns_topology', topo)
+    r = run_module('lab.multihost.netns_topology', topo)
     assert r['changed'] is True
     assert {prefix + s for s in ('b1', 'b2', 'b3', 'sw')} <= set(netns_names())
     for src in (1, 2, 3):
         for dst in (1, 2, 3):
             if src != dst:
                 assert reach(f'{prefix}b{src}', f'{prefix}b{dst}', f'10.10.0.{dst}')
-    r = run_module('netns_topology', topo)
+    r = run_module('lab.multihost.netns_topology', topo)
     assert r['changed'] is False and r['operations'] == []
     assert r['diff']['before'] == r['diff']['after']
-    r = run_module('netns_topology', dict(topo, state='absent'))
+    r = run_module('lab.multihost.netns_topology', dict(topo, state='absent'))
     assert r['changed'] is True
     assert not [n for n in netns_names() if n.startswith(prefix)]
-    assert run_module('netns_topology', dict(topo, state='absent'))['changed'] is False
+    assert run_module('lab.multihost.netns_topology', dict(topo, state='absent'))['changed'] is False
 
 
 def test_undo_on_failure_removes_what_the_task_created(prefix):
@@ -48,7 +48,7 @@ def test_undo_on_failure_removes_what_the_task_created(prefix):
             'veths': [{'name': prefix + 'a', 'namespace': prefix + 'new',
                        'peer': prefix + 'b', 'peer_namespace': prefix + 'old',
                        'address': '10.20.0.1/24', 'mtu': 70000}]}
-    r = run_module('netns_topology', topo)
+    r = run_module('lab.multihost.netns_topology', topo)
     assert r.get('failed') is True
     assert 'mtu 70000' in r['cmd'] and r['cmd'].startswith('ip -n ')
     assert 'mtu greater than device maximum' in r['stderr']
@@ -79,21 +79,21 @@ def test_engine_undo_when_a_later_batch_line_fails(prefix):
 @pytest.mark.skipif(not shutil.which('iptables'), reason='iptables is not installed')
 def test_host_bridge_passes_traffic_through_docker_user(prefix):
     topo = bridged(prefix, host_bridge=True)
-    r = run_module('netns_topology', topo)
+    r = run_module('lab.multihost.netns_topology', topo)
     assert r['changed'] is True
     rule = ['-i', prefix + 'br', '-o', prefix + 'br', '-j', 'ACCEPT']
     assert sh('iptables', '-w', '-C', 'DOCKER-USER', *rule, check=False).returncode == 0
     assert reach(prefix + 'b1', prefix + 'b2', '10.10.0.2')
-    assert run_module('netns_topology', topo)['changed'] is False
+    assert run_module('lab.multihost.netns_topology', topo)['changed'] is False
     policy = sh('iptables', '-w', '-S', 'FORWARD').stdout.splitlines()[0]
     nf = sh('sysctl', '-n', 'net.bridge.bridge-nf-call-iptables', check=False).stdout.strip()
     if policy == '-P FORWARD DROP' and nf == '1':
         # the rule is what lets the traffic through: without it, it is dropped
         sh('iptables', '-w', '-D', 'DOCKER-USER', *rule)
         assert not reach(prefix + 'b1', prefix + 'b2', '10.10.0.2')
-        r = run_module('netns_topology', topo)
+        r = run_module('lab.multihost.netns_topology', topo)
         assert r['operations'] == ['iptables -w -I DOCKER-USER ' + ' '.join(rule)]
         assert reach(prefix + 'b1', prefix + 'b2', '10.10.0.2')
-    r = run_module('netns_topology', dict(topo, state='absent'))
+    r = run_module('lab.multihost.netns_topology', dict(topo, state='absent'))
     assert sh('iptables', '-w', '-C', 'DOCKER-USER', *rule, check=False).returncode != 0
     assert prefix + 'br' not in links()

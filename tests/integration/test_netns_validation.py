@@ -1,9 +1,9 @@
 """Every validation rule: the error names the field and the rule, and the
 run changes nothing on the host."""
 
-import netns_engine as engine
 import pytest
-from netns_helpers import links, netns_names
+from ansible_collections.lab.multihost.plugins.module_utils import netns_engine as engine
+from labkit import links, netns_names
 
 CASES = [
     # (spec builder, field in message, rule text in message)

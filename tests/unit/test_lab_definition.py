@@ -1,4 +1,4 @@
-"""The lab is defined once: molecule's nodes and the Vagrant VMs must match the inventory."""
+"""A lab is defined once, in its inventory: molecule's scenarios, `make lab` and the Vagrant VMs follow it."""
 
 import pathlib
 import re
@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+LOCAL_LABS = ["lab", "ha"]
 
 
 def _inventory(name):
@@ -14,11 +15,15 @@ def _inventory(name):
     return {h: v["lab_address"] for h, v in inv["all"]["children"]["nodes"]["hosts"].items()}
 
 
-def _molecule(scenario):
-    conf = yaml.safe_load((ROOT / "molecule" / scenario / "molecule.yml").read_text())
-    return conf, {
-        p["name"]: next(n["ipv4_address"] for n in p["networks"]) for p in conf["platforms"]
-    }
+def _scenario(name):
+    """A scenario's molecule.yml merged over the base config (the way molecule merges dicts)."""
+    def merge(a, b):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return out
+    base = yaml.safe_load((ROOT / ".config/molecule/config.yml").read_text())
+    return merge(base, yaml.safe_load((ROOT / "molecule" / name / "molecule.yml").read_text()))
 
 
 def _scenarios():
@@ -29,15 +34,20 @@ def test_lab_is_the_original_two_nodes():
     assert _inventory("lab") == {"docker-node1": "192.168.205.10", "docker-node2": "192.168.205.11"}
 
 
+def test_ha_lab_adds_a_third_node():
+    assert _inventory("ha") == {**_inventory("lab"), "docker-node3": "192.168.205.12"}
+
+
 @pytest.mark.parametrize("scenario", _scenarios())
-def test_molecule_nodes_match_the_inventory(scenario):
-    conf, nodes = _molecule(scenario)
-    assert nodes == _inventory("lab")
-    for p in conf["platforms"]:
-        assert p["hostname"] == p["name"]
-        assert not p.get("privileged"), "privileged nodes do not start on every host"
-        assert p.get("pre_build_image"), "node images come from scripts/images.sh, never a registry"
-    assert conf["provisioner"]["inventory"]["links"]["hosts"] == "../../inventory/lab/hosts.yml"
+def test_scenario_nodes_come_from_an_inventory(scenario):
+    conf = _scenario(scenario)
+    assert not conf.get("platforms"), "nodes are drawn from the inventory, not listed in molecule.yml"
+    hosts = conf["provisioner"]["inventory"]["links"]["hosts"]
+    lab = re.fullmatch(r"\.\./\.\./inventory/(\w+)/hosts\.yml", hosts).group(1)
+    assert lab in LOCAL_LABS
+    assert conf["provisioner"]["env"]["LAB"] == lab, "the tests read the same inventory (labkit)"
+    assert conf["provisioner"]["playbooks"]["create"] == "../../playbooks/lab-nodes.yml"
+    assert conf["provisioner"]["playbooks"]["destroy"] == "../../playbooks/lab-nodes-down.yml"
 
 
 def test_vagrant_nodes_match_the_inventory():
@@ -57,3 +67,18 @@ def test_no_privileged_anywhere():
         if re.search(r"^\s*privileged:\s*true", path.read_text(), re.M):
             offenders.append(str(path))
     assert not offenders
+
+
+@pytest.mark.parametrize("name", ["lab", "ha", "vagrant", "example"])
+def test_every_inventory_links_every_shared_group_vars_file(name):
+    """inventory/group_vars is shared through one file link per file (collections allow no
+    directory links): a file added there must be linked from every inventory it is for;
+    local_lab.yml only from the labs whose nodes are containers on this machine."""
+    shared = ROOT / "inventory" / "group_vars"
+    mine = ROOT / "inventory" / name / "group_vars"
+    want = sorted(p.relative_to(shared) for p in shared.rglob("*") if p.is_file()
+                  if name in LOCAL_LABS or p.name != "local_lab.yml")
+    have = sorted(p.relative_to(mine) for p in mine.rglob("*") if p.is_file())
+    assert have == want
+    for rel in have:
+        assert (mine / rel).is_symlink() and (mine / rel).resolve() == (shared / rel).resolve()

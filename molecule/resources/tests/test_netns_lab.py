@@ -31,7 +31,7 @@ def test_three_namespaces_on_one_bridge(host):
 
 
 def _container_netns_info(node, names):
-    result = ansible_module(node.name, "container_netns_info", {"names": names})
+    result = ansible_module(node.name, "lab.multihost.container_netns_info", {"names": names})
     assert not result.get("failed"), result
     return {c["name"]: c for c in result["containers"]}
 

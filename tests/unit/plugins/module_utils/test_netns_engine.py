@@ -2,13 +2,23 @@
 batch-failure handling and container peer matching, on captured JSON."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'plugins' / 'module_utils'))
-import netns_engine as E  # noqa: E402
+from ansible_collections.lab.multihost.plugins.module_utils import netns_common
+from ansible_collections.lab.multihost.plugins.module_utils.netns_apply import apply
+from ansible_collections.lab.multihost.plugins.module_utils.netns_common import PH_CREATE, NetnsError, Op
+from ansible_collections.lab.multihost.plugins.module_utils.netns_docker import describe_container, match_peer
+from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import _render
+from ansible_collections.lab.multihost.plugins.module_utils.netns_plan import plan
+from ansible_collections.lab.multihost.plugins.module_utils.netns_runner import Runner, parse_json
+from ansible_collections.lab.multihost.plugins.module_utils.netns_state import parse_links
+from ansible_collections.lab.multihost.plugins.module_utils.netns_validate import (
+    normalize,
+    validate_addresses,
+    validate_ifname,
+    validate_mtu,
+    validate_nsname,
+)
 
 # Captured on Debian 12 (iproute2 6.1): `ip -j -d addr show` in a namespace
 # holding one end of a veth pair (the peer is in another namespace).
@@ -34,26 +44,26 @@ BRIDGE_SAMPLE = json.loads('''[
 
 
 def test_link_view_parses_ip_json():
-    links = E.parse_links(NS_SAMPLE)
+    links = parse_links(NS_SAMPLE)
     v = links['veth-test1']
     assert v['kind'] == 'veth' and v['peer_ifindex'] == 9 and v['peer_netnsid'] == 0
     assert v['addresses'] == ['192.168.1.1/24'], 'IPv6 link-local must be ignored'
     assert v['up'] is True and v['mtu'] == 1500
     assert links['lo']['addresses'] == ['127.0.0.1/8', '::1/128']
-    b = E.parse_links(BRIDGE_SAMPLE)
+    b = parse_links(BRIDGE_SAMPLE)
     assert b['br-lab']['kind'] == 'bridge' and b['br-lab']['stp'] == 1
     assert b['p1']['master'] == 'br-lab' and b['p1']['up'] is False
 
 
 def test_parse_json_empty_output():
-    assert E.parse_json('') == [] and E.parse_json('\n') == []
+    assert parse_json('') == [] and parse_json('\n') == []
 
 
 # ------------------------------------------------------------------ validation
 
 @pytest.mark.parametrize('name', ['eth0', 'veth-test1', 'br_lab.10', 'a' * 15])
 def test_valid_ifnames(name):
-    assert E.validate_ifname(name, 'name') == name
+    assert validate_ifname(name, 'name') == name
 
 
 @pytest.mark.parametrize('name,rule', [
@@ -61,8 +71,8 @@ def test_valid_ifnames(name):
     ('a%d', 'no "%"'), ('a b', 'only contain'), ('a/b', 'only contain'),
     ('.', '"." or ".."'), ('..', '"." or ".."'), (None, 'non-empty')])
 def test_invalid_ifnames(name, rule):
-    with pytest.raises(E.NetnsError) as err:
-        E.validate_ifname(name, 'peer')
+    with pytest.raises(NetnsError) as err:
+        validate_ifname(name, 'peer')
     assert err.value.msg.startswith('peer: ') and rule in err.value.msg
 
 
@@ -70,21 +80,21 @@ def test_invalid_ifnames(name, rule):
     ('', 'non-empty'), ('a/b', '"/"'), ('.', '"." or ".."'), ('..', '"." or ".."'),
     ('a b', 'whitespace')])
 def test_invalid_nsnames(name, rule):
-    with pytest.raises(E.NetnsError) as err:
-        E.validate_nsname(name, 'namespace')
+    with pytest.raises(NetnsError) as err:
+        validate_nsname(name, 'namespace')
     assert err.value.msg.startswith('namespace: ') and rule in err.value.msg
 
 
 def test_nsname_none_is_host_and_names_allowed():
-    assert E.validate_nsname(None, 'x') is E.HOST
-    assert E.validate_nsname('test1', 'x') == 'test1'
+    assert validate_nsname(None, 'x') is netns_common.HOST
+    assert validate_nsname('test1', 'x') == 'test1'
 
 
 def test_addresses_normalised():
-    assert E.validate_addresses('192.168.1.1/24', 'a') == ['192.168.1.1/24']
-    assert E.validate_addresses(['2001:DB8::1/64', '2001:db8::1/64'], 'a') == ['2001:db8::1/64']
-    assert E.validate_addresses(None, 'a') is None
-    assert E.validate_addresses([], 'a') == []
+    assert validate_addresses('192.168.1.1/24', 'a') == ['192.168.1.1/24']
+    assert validate_addresses(['2001:DB8::1/64', '2001:db8::1/64'], 'a') == ['2001:db8::1/64']
+    assert validate_addresses(None, 'a') is None
+    assert validate_addresses([], 'a') == []
 
 
 @pytest.mark.parametrize('value,rule', [
@@ -92,31 +102,31 @@ def test_addresses_normalised():
     ('10.0.0.1/33', 'not a valid CIDR'), ('fe80::1/129', 'not a valid CIDR'),
     ({'a': 1}, 'CIDR address or a list')])
 def test_invalid_addresses(value, rule):
-    with pytest.raises(E.NetnsError) as err:
-        E.validate_addresses(value, 'peer_address')
+    with pytest.raises(NetnsError) as err:
+        validate_addresses(value, 'peer_address')
     assert err.value.msg.startswith('peer_address: ') and rule in err.value.msg
 
 
 def test_mtu_rules():
-    assert E.validate_mtu('1450', 'mtu') == 1450
-    with pytest.raises(E.NetnsError, match='below 68'):
-        E.validate_mtu(60, 'mtu')
-    with pytest.raises(E.NetnsError, match='integer'):
-        E.validate_mtu('x', 'mtu')
+    assert validate_mtu('1450', 'mtu') == 1450
+    with pytest.raises(NetnsError, match='below 68'):
+        validate_mtu(60, 'mtu')
+    with pytest.raises(NetnsError, match='integer'):
+        validate_mtu('x', 'mtu')
 
 
 def test_normalize_adds_used_namespaces_and_rejects_duplicates():
-    topo = E.normalize({'veths': [{'name': 'a', 'peer': 'b', 'namespace': 'n1'}]})
+    topo = normalize({'veths': [{'name': 'a', 'peer': 'b', 'namespace': 'n1'}]})
     assert [n['name'] for n in topo['namespaces']] == ['n1']
-    assert E.normalize({'veths': [{'name': 'a', 'peer': 'b', 'namespace': 'n1'}]},
-                       auto_namespaces=False)['namespaces'] == []
-    with pytest.raises(E.NetnsError, match='declared twice'):
-        E.normalize({'veths': [{'name': 'a', 'peer': 'b'}, {'name': 'a', 'peer': 'c'}]})
+    assert normalize({'veths': [{'name': 'a', 'peer': 'b', 'namespace': 'n1'}]},
+                     auto_namespaces=False)['namespaces'] == []
+    with pytest.raises(NetnsError, match='declared twice'):
+        normalize({'veths': [{'name': 'a', 'peer': 'b'}, {'name': 'a', 'peer': 'c'}]})
 
 
 # -------------------------------------------------------------------- planning
 
-class FakeRunner(E.Runner):
+class FakeRunner(Runner):
     """Answers `ip -j` reads from a dict {namespace: ip -j -d addr output}."""
 
     def __init__(self, namespaces, fail=None):
@@ -159,7 +169,7 @@ PAIR = {'veths': [{'name': 'veth-test1', 'peer': 'veth-test2', 'namespace': 'tes
 
 
 def plan_ops(spec, namespaces, check_mode=False):
-    p = E.plan(E.normalize(spec), FakeRunner(namespaces), check_mode=check_mode)
+    p = plan(normalize(spec), FakeRunner(namespaces), check_mode=check_mode)
     return [op.cmdline() for op in p.ops], p
 
 
@@ -183,7 +193,7 @@ def test_plan_converged_pair_is_empty():
              'test2': [LO_UP, _link(7, 'veth-test2', 'veth', 2, addrs=['192.168.1.2/24'])]}
     ops, p = plan_ops(PAIR, state)
     assert ops == []
-    assert E._render(p.before) == E._render(p.after)
+    assert _render(p.before) == _render(p.after)
 
 
 def test_plan_moves_misplaced_end_and_fixes_address_and_link():
@@ -191,7 +201,7 @@ def test_plan_moves_misplaced_end_and_fixes_address_and_link():
              'test1': [LO_UP, _link(2, 'veth-test1', 'veth', 7, up=False,
                                     addrs=['192.168.1.9/24'])],
              'test2': [LO_UP]}
-    ops, _ = plan_ops(PAIR, state)
+    ops = plan_ops(PAIR, state)[0]
     move = [o for o in ops if 'netns test2' in o]
     assert move == ['ip link set veth-test2 netns test2']
     assert 'ip -n test1 addr del 192.168.1.9/24 dev veth-test1' in ops
@@ -206,50 +216,50 @@ def test_plan_rejects_unpaired_ends_and_wrong_kind():
     state = {None: [LO_UP],
              'test1': [LO_UP, _link(2, 'veth-test1', 'veth', 5)],
              'test2': [LO_UP, _link(7, 'veth-test2', 'veth', 3)]}
-    with pytest.raises(E.NetnsError, match='not peers of each other'):
+    with pytest.raises(NetnsError, match='not peers of each other'):
         plan_ops(PAIR, state)
     state = {None: [LO_UP], 'test1': [LO_UP, _link(2, 'veth-test1', 'dummy')], 'test2': [LO_UP]}
-    with pytest.raises(E.NetnsError, match='of kind dummy already exists'):
+    with pytest.raises(NetnsError, match='of kind dummy already exists'):
         plan_ops(PAIR, state)
 
 
 def test_plan_exact_netns_name_match():
-    ops, _ = plan_ops({'namespaces': ['mario']}, {None: [LO_UP], 'mario2': [LO_UP]})
+    ops = plan_ops({'namespaces': ['mario']}, {None: [LO_UP], 'mario2': [LO_UP]})[0]
     assert ops[0] == 'ip netns add mario'
 
 
 def test_plan_absent_finds_pair_anywhere():
     state = {None: [LO_UP], 'elsewhere': [LO_UP, _link(2, 'veth-test1', 'veth', 3)]}
     spec = {'state': 'absent', 'veths': [{'name': 'veth-test1'}]}
-    ops, _ = plan_ops(spec, state)
+    ops = plan_ops(spec, state)[0]
     assert ops == ['ip -n elsewhere link del veth-test1']
 
 
 def test_plan_bridge_stp_ports_and_missing_namespace():
     state = {None: [LO_UP], 'sw': [LO_UP, _link(3, 'p1', 'veth', 9, up=False)]}
     spec = {'bridges': [{'name': 'br0', 'namespace': 'sw', 'stp': True, 'ports': ['p1']}]}
-    ops, _ = plan_ops(spec, state)
+    ops = plan_ops(spec, state)[0]
     assert ops == ['ip -n sw link add br0 type bridge stp_state 1', 'ip -n sw link set br0 up',
                    'ip -n sw link set p1 master br0', 'ip -n sw link set p1 up']
-    topo = E.normalize({'bridges': [{'name': 'br0', 'namespace': 'nope'}]}, auto_namespaces=False)
-    with pytest.raises(E.NetnsError, match="namespace 'nope' does not exist"):
-        E.plan(topo, FakeRunner({None: [LO_UP]}))
-    p = E.plan(topo, FakeRunner({None: [LO_UP]}), check_mode=True)
+    topo = normalize({'bridges': [{'name': 'br0', 'namespace': 'nope'}]}, auto_namespaces=False)
+    with pytest.raises(NetnsError, match="namespace 'nope' does not exist"):
+        plan(topo, FakeRunner({None: [LO_UP]}))
+    p = plan(topo, FakeRunner({None: [LO_UP]}), check_mode=True)
     assert p.warnings and p.ops
 
 
 def test_plan_host_bridge_firewall_rule():
     runner = FakeRunner({None: [LO_UP]}, fail={'-S DOCKER-USER': (1, 'No chain')})
-    p = E.plan(E.normalize({'bridges': ['br-lab']}), runner, firewall_tool='/usr/sbin/iptables')
+    p = plan(normalize({'bridges': ['br-lab']}), runner, firewall_tool='/usr/sbin/iptables')
     ops = [op.cmdline() for op in p.ops]
     assert ops[-2:] == ['iptables -w -N DOCKER-USER',
                         'iptables -w -I DOCKER-USER -i br-lab -o br-lab -j ACCEPT']
     runner = FakeRunner({None: [LO_UP, _link(4, 'br-lab', 'bridge')]})
-    p = E.plan(E.normalize({'bridges': ['br-lab']}), runner, firewall_tool='/usr/sbin/iptables')
+    p = plan(normalize({'bridges': ['br-lab']}), runner, firewall_tool='/usr/sbin/iptables')
     assert p.ops == [], 'rule present (iptables -C rc 0): nothing to do'
-    p = E.plan(E.normalize({'bridges': [{'name': 'br-lab', 'firewall': 'none'}]}),
-               FakeRunner({None: [LO_UP]}, fail={'-S DOCKER-USER': (1, '')}),
-               firewall_tool='/usr/sbin/iptables')
+    p = plan(normalize({'bridges': [{'name': 'br-lab', 'firewall': 'none'}]}),
+             FakeRunner({None: [LO_UP]}, fail={'-S DOCKER-USER': (1, '')}),
+             firewall_tool='/usr/sbin/iptables')
     assert not [op for op in p.ops if op.tool == 'iptables']
 
 
@@ -259,8 +269,8 @@ def test_batch_failure_line_is_named_and_earlier_creates_undone():
     ops, p = plan_ops(PAIR, {None: [LO_UP]})
     err = 'Error: mtu greater than device maximum.\nCommand failed -:2\n'
     runner = FakeRunner({None: [LO_UP]}, fail={'addr add 192.168.1.2/24': (1, err)})
-    with pytest.raises(E.NetnsError) as exc:
-        E.apply(p.ops, runner)
+    with pytest.raises(NetnsError) as exc:
+        apply(p.ops, runner)
     d = exc.value.details
     assert d['cmd'] == 'ip -n test2 addr add 192.168.1.2/24 dev veth-test2'
     assert d['stderr'] == 'Error: mtu greater than device maximum.'
@@ -271,22 +281,22 @@ def test_batch_failure_line_is_named_and_earlier_creates_undone():
 
 
 def test_batch_failure_without_line_undoes_whole_batch():
-    op1 = E.Op(E.PH_CREATE, None, ['link', 'add', 'a', 'type', 'dummy'],
-               undo=E.Op(E.PH_CREATE, None, ['link', 'del', 'a']))
-    op2 = E.Op(E.PH_CREATE, None, ['link', 'add', 'b', 'type', 'dummy'],
-               undo=E.Op(E.PH_CREATE, None, ['link', 'del', 'b']))
+    op1 = Op(PH_CREATE, None, ['link', 'add', 'a', 'type', 'dummy'],
+             undo=Op(PH_CREATE, None, ['link', 'del', 'a']))
+    op2 = Op(PH_CREATE, None, ['link', 'add', 'b', 'type', 'dummy'],
+             undo=Op(PH_CREATE, None, ['link', 'del', 'b']))
     runner = FakeRunner({}, fail={'-batch': (255, 'Error: something odd')})
-    with pytest.raises(E.NetnsError) as exc:
-        E.apply([op1, op2], runner)
+    with pytest.raises(NetnsError) as exc:
+        apply([op1, op2], runner)
     assert exc.value.details['undone'] == ['ip link del b', 'ip link del a']
     batches = [c for c in runner.calls if '-batch' in c[0]]
     assert batches[0][1] == 'link add a type dummy\nlink add b type dummy\n'
 
 
 def test_apply_groups_one_batch_per_namespace_and_phase():
-    _, p = plan_ops(PAIR, {None: [LO_UP]})
+    p = plan_ops(PAIR, {None: [LO_UP]})[1]
     runner = FakeRunner({})
-    E.apply(p.ops, runner)
+    apply(p.ops, runner)
     argvs = [' '.join(c[0]) for c in runner.calls]
     assert argvs[0] == 'ip -batch -'                       # netns add x2
     assert 'ip link add veth-test1 netns test1 type veth peer name veth-test2 netns test2' in argvs
@@ -298,7 +308,7 @@ def test_apply_groups_one_batch_per_namespace_and_phase():
 
 # Captured shapes: a container's eth0@if23 and the host's vethXXXX@if22, plus
 # an overlay container whose eth0 peers a veth inside /var/run/docker/netns/1-abc.
-CONTAINER = E.parse_links(json.loads('''[
+CONTAINER = parse_links(json.loads('''[
  {"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP"],"mtu":65536,"addr_info":[]},
  {"ifindex":22,"link_index":23,"ifname":"eth0","flags":["UP"],"mtu":1500,"link_netnsid":0,
   "linkinfo":{"info_kind":"veth"},
@@ -306,14 +316,14 @@ CONTAINER = E.parse_links(json.loads('''[
  {"ifindex":30,"link_index":31,"ifname":"eth1","flags":["UP"],"mtu":1450,"link_netnsid":1,
   "linkinfo":{"info_kind":"veth"},
   "addr_info":[{"family":"inet","local":"10.0.1.2","prefixlen":24}]}]'''))
-HOST = E.parse_links(json.loads('''[
+HOST = parse_links(json.loads('''[
  {"ifindex":3,"ifname":"docker0","flags":["UP"],"mtu":1500,"linkinfo":{"info_kind":"bridge"},
   "addr_info":[]},
  {"ifindex":22,"link_index":5,"ifname":"vethdecoy","flags":["UP"],"mtu":1500,
   "linkinfo":{"info_kind":"veth"},"addr_info":[]},
  {"ifindex":23,"link_index":22,"ifname":"vethb975913","flags":["UP"],"mtu":1500,
   "master":"docker0","link_netnsid":2,"linkinfo":{"info_kind":"veth"},"addr_info":[]}]'''))
-OVERLAY = E.parse_links(json.loads('''[
+OVERLAY = parse_links(json.loads('''[
  {"ifindex":2,"ifname":"br0","flags":["UP"],"mtu":1450,"linkinfo":{"info_kind":"bridge"},
   "addr_info":[]},
  {"ifindex":31,"link_index":30,"ifname":"veth0","flags":["UP"],"mtu":1450,"master":"br0",
@@ -321,9 +331,9 @@ OVERLAY = E.parse_links(json.loads('''[
 
 
 def test_match_peer_host_veth_by_both_indexes():
-    where, peer = E.match_peer(CONTAINER['eth0'], [('host', HOST)])
+    where, peer = match_peer(CONTAINER['eth0'], [('host', HOST)])
     assert where == 'host' and peer['name'] == 'vethb975913' and peer['master'] == 'docker0'
-    assert E.match_peer(CONTAINER['lo'], [('host', HOST)]) == (None, None)
+    assert match_peer(CONTAINER['lo'], [('host', HOST)]) == (None, None)
 
 
 def test_describe_container_host_and_overlay_peers():
@@ -331,8 +341,8 @@ def test_describe_container_host_and_overlay_peers():
          'NetworkSettings': {'SandboxKey': '/var/run/docker/netns/c0ffee',
                              'Networks': {'bridge': {'NetworkID': 'n1'},
                                           'ov': {'NetworkID': 'abcdef123456'}}}}
-    out = E.describe_container(c, CONTAINER, HOST, [('/var/run/docker/netns/1-abcdef1234', OVERLAY)],
-                               {'n1': 'bridge', 'abcdef123456': 'ov'})
+    out = describe_container(c, CONTAINER, HOST, [('/var/run/docker/netns/1-abcdef1234', OVERLAY)],
+                             {'n1': 'bridge', 'abcdef123456': 'ov'})
     assert out['name'] == 'web' and out['pid'] == 42
     eth0, eth1 = out['interfaces'][1], out['interfaces'][2]
     assert eth0['peer'] == {'name': 'vethb975913', 'ifindex': 23, 'bridge': 'docker0',
