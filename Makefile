@@ -42,7 +42,7 @@ lint: venv
 	scripts/vagrant-validate.sh
 	scripts/ansible-test.sh sanity
 	scripts/ansible-test.sh units
-	scripts/role-docs --check
+	python scripts/role_docs.py --check
 
 # No root, no engine: seconds.
 unit: venv

@@ -14,7 +14,8 @@ inv=inventory/$lab
 export ANSIBLE_CONFIG=$top/ansible.cfg
 
 if [ "${1:-}" != guard ] && [ ! -f "$inv/hosts.yml" ]; then
-  echo "lab.sh: no lab '$lab': expected $inv/hosts.yml (labs: $(cd inventory && ls -d */ | tr -d / | tr '\n' ' '))" >&2
+  labs=$(for f in inventory/*/hosts.yml; do basename "$(dirname "$f")"; done | tr '\n' ' ')
+  echo "lab.sh: no lab '$lab': expected $inv/hosts.yml (labs: $labs)" >&2
   exit 2
 fi
 

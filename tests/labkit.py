@@ -124,7 +124,7 @@ def lab_nodes(lab=None):
 
 def docker_host(*args, timeout=180):
     """The docker CLI of this machine (the engine the nodes run on)."""
-    res = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
     assert res.returncode == 0, f"docker {' '.join(args)}: {res.stderr}"
     return res.stdout
 
@@ -139,7 +139,7 @@ def sh(*argv, check=True):
 
 def retry(fn, attempts=15, delay=2):
     """Call fn until it returns something truthy (bounded); return its last value."""
-    for _ in range(attempts):
+    for _attempt in range(attempts):
         value = fn()
         if value:
             return value
@@ -166,7 +166,7 @@ def run_playbook(playbook, *args, lab=None, timeout=900):
     """ansible-playbook against the lab's inventory, as a user runs it; (rc, output)."""
     res = subprocess.run(
         ["ansible-playbook", "-i", str(inventory_path(lab)), str(ROOT / playbook), *args],
-        cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False,
     )
     return res.returncode, res.stdout + res.stderr
 
@@ -176,7 +176,7 @@ def run_playbook_json(playbook, *args, lab=None, timeout=900):
     env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     res = subprocess.run(
         ["ansible-playbook", "-i", str(inventory_path(lab)), str(ROOT / playbook), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
     )
     start = res.stdout.find("{")
     # The JSON document, then what other callbacks print (profile_tasks' recap).
@@ -226,8 +226,8 @@ def ansible_module(host, module, args, lab=None):
     """One ad hoc module run against a lab host, as `ansible HOST -m MODULE`; its result dict."""
     env = ansible_env(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
     res = subprocess.run(["ansible", host, "-i", str(inventory_path(lab)), "-m", module, "-a", json.dumps(args)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    out, _ = json.JSONDecoder().raw_decode(res.stdout[res.stdout.find("{"):])
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    out = json.JSONDecoder().raw_decode(res.stdout[res.stdout.find("{"):])[0]
     return out["plays"][0]["tasks"][0]["hosts"][host]
 
 

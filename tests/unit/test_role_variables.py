@@ -40,7 +40,7 @@ def test_every_role_has_a_spec():
 def test_spec_defaults_equal_defaults_main(role):
     defaults, specs = _defaults(role), _spec_defaults(role)
     missing = sorted(set(defaults) - set(specs))
-    assert not missing, f"{role.name}: defaults/main.yml sets {missing}, which no argument spec documents with a default"
+    assert not missing, f"{role.name}: defaults/main.yml sets {missing}, which no argument spec gives a default"
     for name, value in specs.items():
         assert name in defaults, f"{role.name}: the spec gives {name} a default that defaults/main.yml lacks"
         assert defaults[name] == value, f"{role.name}: {name} is {defaults[name]!r} in defaults, {value!r} in the spec"

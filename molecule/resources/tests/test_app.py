@@ -135,15 +135,15 @@ def test_nothing_listens_on_6379(node_name):
 def test_counter_from_each_node(client, app_node, base_url):
     node = Node(client, Inventory().addresses[client])
     answers = [parse(*r) for r in fetch(node, *[base_url + "/"] * 3)]
-    counts = [n for n, _ in answers]
+    counts = [n for n, _host in answers]
     assert counts == [counts[0], counts[0] + 1, counts[0] + 2], f"from {client}: {answers}"
     expected = app_hostname(app_node)
-    assert {h for _, h in answers} == {expected}, f"from {client}: hostnames {answers}, container is {expected}"
+    assert {h for _count, h in answers} == {expected}, f"from {client}: hostnames {answers}, container is {expected}"
 
 
 def test_counter_is_redis_value(redis_node, app_node, base_url):
     before = hits(redis_node)
-    n, _ = parse(*fetch(redis_node, base_url + "/")[0])
+    n = parse(*fetch(redis_node, base_url + "/")[0])[0]
     assert n == before + 1 == hits(redis_node)
 
 
@@ -168,7 +168,7 @@ def test_redis_needs_its_generated_password(app_node, redis_node):
         assert owner == "root 10001 640", f"{node.name}:{SECRET} is {owner}, not root, group 10001, 0640"
         assert re.fullmatch(r"[A-Za-z0-9]{32}", password(node)), f"{node.name}: not 32 letters and digits"
     assert password(app_node) == password(redis_node), "the app's copy differs from redis's password"
-    in_repo = subprocess.run(["git", "-C", str(ROOT), "grep", "-qF", password(redis_node)], timeout=30)
+    in_repo = subprocess.run(["git", "-C", str(ROOT), "grep", "-qF", password(redis_node)], timeout=30, check=False)
     assert in_repo.returncode == 1, "the generated password is in the repository"
 
 
@@ -193,7 +193,7 @@ def test_rotation_shows_no_password_and_keeps_the_counter(app_node, redis_node, 
     assert new != old and password(app_node) == new
     assert old not in out and new not in out, "site.yml -v --diff printed a redis password"
     wait_healthy(app_node, base_url)
-    n, _ = parse(*fetch(app_node, base_url + "/")[0])
+    n = parse(*fetch(app_node, base_url + "/")[0])[0]
     assert n == before + 1, f"the counter went from {before} to {n} across the rotation"
 
 
@@ -206,19 +206,19 @@ def test_redis_data_is_append_only_on_a_named_volume(redis_node):
 
 
 def test_counter_survives_restart_and_recreation(app_node, redis_node, base_url):
-    last, _ = parse(*fetch(redis_node, base_url + "/")[0])
+    last = parse(*fetch(redis_node, base_url + "/")[0])[0]
 
     redis_node.check("docker restart %s", REDIS_CONTAINER)
     assert retry(lambda: redis_running(redis_node)), f"{redis_node.name}: redis not healthy after restart"
     wait_healthy(redis_node, base_url)
-    n, _ = parse(*fetch(redis_node, base_url + "/")[0])
+    n = parse(*fetch(redis_node, base_url + "/")[0])[0]
     assert n == last + 1, f"after a restart of redis the counter went from {last} to {n}"
 
     redis_node.check("docker rm -f %s", REDIS_CONTAINER)
     run_app_playbook()
     assert redis_running(redis_node), f"{redis_node.name}: the play did not bring redis back healthy"
     wait_healthy(app_node, base_url)
-    m, _ = parse(*fetch(app_node, base_url + "/")[0])
+    m = parse(*fetch(app_node, base_url + "/")[0])[0]
     assert m == n + 1, f"after recreating redis the counter went from {n} to {m}"
 
 
@@ -228,7 +228,7 @@ def test_healthz_503_when_redis_is_stopped(app_node, redis_node, base_url):
     try:
         seen = retry(lambda: healthz(app_node, base_url)[0] == 503, attempts=10, delay=1)
         assert seen, f"/healthz with redis stopped answered {healthz(app_node, base_url)}, not 503"
-        status, _ = fetch(app_node, base_url + "/")[0]
+        status = fetch(app_node, base_url + "/")[0][0]
         assert status != 200, "GET / answered 200 with redis stopped"
     finally:
         redis_node.check("docker start %s", REDIS_CONTAINER)

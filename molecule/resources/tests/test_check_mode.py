@@ -74,7 +74,8 @@ def test_netns_lab_topology_change():
                         "peer": "ck-b0", "peer_namespace": "ck-b", "peer_address": "172.31.9.2/30"}],
              "checks": [{"namespace": "ck-a", "address": "172.31.9.2"}]}
     try:
-        predicted, applied = check_then_apply("playbooks/netns-lab.yml", "-e", json.dumps({"netns_lab_topologies": [extra]}))
+        topologies = json.dumps({"netns_lab_topologies": [extra]})
+        predicted, applied = check_then_apply("playbooks/netns-lab.yml", "-e", topologies)
         _same(predicted, applied, "a new namespace topology")
     finally:
         _restore("playbooks/netns-lab.yml", "-e", json.dumps({

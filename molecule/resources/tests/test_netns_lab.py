@@ -46,9 +46,9 @@ def mapped(node1, node2):
     try:
         for node, name, net in made:
             node.check(run % (name, net, node.tools_image() if node is not node1 else image))
-        yield {name: net for _, name, net in made[:2]}
+        yield {name: net for _node, name, net in made[:2]}
     finally:
-        for node, name, _ in made:
+        for node, name, _net in made:
             node.run("docker rm -f %s", name)
 
 

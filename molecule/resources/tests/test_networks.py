@@ -68,19 +68,19 @@ def test_containers_reach_each_other_by_address_and_name(demo_pair):
 
 
 def test_overlay_mtu_is_underlay_minus_50(demo_pair):
-    (n1, c1), _ = demo_pair
+    n1, c1 = demo_pair[0]
     underlay = int(n1.check("cat /sys/class/net/eth0/mtu"))
     overlay = int(n1.check(f"docker exec {c1} cat /sys/class/net/eth0/mtu"))
     assert overlay == underlay - 50
     # The largest unfragmented ICMP payload crosses: MTU - 20 (IP) - 8 (ICMP).
-    (_, _), (n2, c2) = demo_pair
+    n2, c2 = demo_pair[1]
     size = overlay - 28
     res = n1.run(f"docker exec {c1} ping -c 1 -W 2 -M do -s {size} {c2}")
     assert res.rc == 0, res.stdout + res.stderr
 
 
 def test_duplicate_name_across_nodes(demo_pair):
-    (n1, c1), (n2, _) = demo_pair
+    (n1, c1), (n2, _c2) = demo_pair
     res = n2.run(RUN % (c1, "demo", n2.tools_image()))
     n2.run("docker rm -f %s", c1) if res.rc == 0 else None
     if n1.backend() == "cluster-store":

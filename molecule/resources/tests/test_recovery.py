@@ -109,7 +109,7 @@ def test_site_yml_repairs_what_the_unit_did_not(app_node, redis_node, base_url, 
     stats = assert_converged(rc, out, what="site.yml after a power loss with nothing repaired")
     assert stats[app_node.name]["changed"] > 0, stats
     wait_healthy(other, base_url)
-    n, _ = parse(*fetch(other, base_url + "/")[0])
+    n = parse(*fetch(other, base_url + "/")[0])[0]
     assert n == before + 1, f"the counter went from {before} to {n}"
     assert app_node.run("systemctl is-enabled overlay-recover").stdout.strip() == "enabled"
     rc, out = run_playbook("site.yml")
@@ -124,7 +124,7 @@ def test_host_restart_make_lab_starts_the_same_nodes(nodes, app_node, redis_node
     _settle()
     subprocess.run(["docker", "stop", *ids], check=True, capture_output=True, timeout=180)
     res = subprocess.run([str(ROOT / "scripts/lab.sh"), "up"], cwd=ROOT, capture_output=True, text=True,
-                         env=ansible_env(LAB=inventory.lab), timeout=1200)
+                         env=ansible_env(LAB=inventory.lab), timeout=1200, check=False)
     assert res.returncode == 0, f"make lab after a host restart failed:\n{(res.stdout + res.stderr)[-5000:]}"
     assert {n.name: n.container_id() for n in nodes} == ids, "make lab replaced node containers"
     for n in nodes:
@@ -132,16 +132,16 @@ def test_host_restart_make_lab_starts_the_same_nodes(nodes, app_node, redis_node
                                            capture_output=True, text=True, check=True).stdout)
         assert volumes[n.name] in [m.get("Name") for m in mounts], mounts
     wait_healthy(app_node, base_url)
-    n, _ = parse(*fetch(app_node, base_url + "/")[0])
+    n = parse(*fetch(app_node, base_url + "/")[0])[0]
     assert n == before + 1, f"after the host restart the counter went from {before} to {n}"
 
 
 def test_graceful_reboot_of_the_redis_node(app_node, redis_node, base_url):
-    last, _ = parse(*fetch(app_node, base_url + "/")[0])
+    last = parse(*fetch(app_node, base_url + "/")[0])[0]
     subprocess.run(["docker", "restart", "-t", "60", redis_node.name], check=True, capture_output=True, timeout=180)
     redis_node.wait_booted()
     wait_healthy(app_node, base_url, attempts=60)
-    n, _ = parse(*fetch(app_node, base_url + "/")[0])
+    n = parse(*fetch(app_node, base_url + "/")[0])[0]
     assert n == last + 1, f"after rebooting {redis_node.name} the counter went from {last} to {n}"
 
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write each role's variable reference into its README, from meta/argument_specs.yml.
 
 The specs are the one home of a role's variables: this fills the part of
@@ -6,7 +5,7 @@ roles/<role>/README.md between the two markers below with a table per entry
 point. `--check` changes nothing and exits 1 when a README is out of date
 (make lint runs it).
 
-usage: scripts/role-docs [--check]
+usage: python3 scripts/role_docs.py [--check]
 """
 
 import json
@@ -16,7 +15,7 @@ import sys
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-BEGIN = "<!-- variables: generated from meta/argument_specs.yml by scripts/role-docs -->"
+BEGIN = "<!-- variables: generated from meta/argument_specs.yml by scripts/role_docs.py -->"
 END = "<!-- end of variables -->"
 
 
@@ -80,7 +79,7 @@ def main():
             if not check:
                 readme.write_text(new)
     if check and stale:
-        sys.exit("role-docs: out of date (run scripts/role-docs): " + ", ".join(stale))
+        sys.exit("role-docs: out of date (run python3 scripts/role_docs.py): " + ", ".join(stale))
     if not check and stale:
         print("role-docs: wrote " + ", ".join(stale))
 
