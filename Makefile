@@ -37,7 +37,7 @@ lab-down: venv
 
 lint: venv
 	yamllint -s .
-	ruff check . bench/overlay bench/app_load bench/netns_scale
+	ruff check . bench/overlay bench/app_load bench/netns_scale bench/recovery
 	ansible-lint --profile production
 	scripts/vagrant-validate.sh
 	scripts/ansible-test.sh sanity

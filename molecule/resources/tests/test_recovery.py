@@ -14,7 +14,8 @@ import pytest
 from labkit import ROOT, Inventory, ansible_env, assert_converged, retry, run_playbook
 from test_app import fetch, hits, parse, wait_healthy
 
-pytestmark = pytest.mark.disruptive
+# The two-node lab on both backends; the three-node lab has its own (test_ha.py).
+pytestmark = [pytest.mark.disruptive, pytest.mark.lab("lab")]
 
 # Unattended recovery must be done within this many seconds of the node's boot.
 RECOVERY_SECONDS = 90
@@ -89,6 +90,25 @@ def test_power_loss_of_each_node_heals_unattended(index, nodes, app_node, redis_
     assert_converged(rc, out, what=f"site.yml after {node.name} lost power")
     rc, out = run_playbook("site.yml")
     assert_converged(rc, out, changed=0, what="the second site.yml")
+
+
+def test_without_quorum_site_yml_stops_early_with_one_message(nodes, app_node, base_url):
+    """Two members tolerate no failure: with one down, site.yml stops before changing anything."""
+    down, other = nodes[0], nodes[1]
+    down.power_off()
+    try:
+        started = time.monotonic()
+        rc, out = run_playbook("site.yml")
+        took = time.monotonic() - started
+    finally:
+        down.power_on()
+    assert rc != 0, out[-3000:]
+    assert out.count("etcd quorum lost") == 1 and f"({down.name} down)" in out and "docker start" in out, out[-3000:]
+    assert "WARNING: etcd has 2 members" in out
+    assert took < 120, f"site.yml took {took:.0f} s to stop"
+    assert re.search(rf"^{other.name}\s+: ok=\d+\s+changed=0 ", out, re.M), out[-2000:]
+    down.wait_booted()
+    wait_healthy(other if down is app_node else app_node, base_url, attempts=60)
 
 
 def test_site_yml_repairs_what_the_unit_did_not(app_node, redis_node, base_url, nodes):

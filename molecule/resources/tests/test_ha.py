@@ -1,0 +1,213 @@
+"""The three-node lab keeps quorum: a node down, membership changes, backups and restore.
+
+Runs on inventory/ha only. Every fault is caused for real: a node powered off
+(`docker kill` of its container), a wiped data directory, a member taken out of the
+inventory and put back, a snapshot restored, a corrupt snapshot offered.
+"""
+
+import json
+import pathlib
+import re
+import shutil
+import tempfile
+import time
+import uuid
+
+import pytest
+import yaml
+from labkit import CACHE, ROOT, assert_converged, inventory_path, retry, run_playbook
+from test_app import fetch, hits, parse, wait_healthy
+
+pytestmark = [pytest.mark.lab("ha"), pytest.mark.disruptive]
+
+V3 = "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 "
+
+
+def _members(node):
+    return sorted(m.get("name", "") for m in json.loads(node.check(V3 + "member list -w json"))["members"])
+
+
+def _healthy(node, among):
+    urls = ",".join(f"http://{n.address}:2379" for n in among)
+    return node.run(V3 + "endpoint health --endpoints=" + urls).rc == 0
+
+
+def _pair_pings(a, b):
+    """A fresh container on `demo` on node a reaches one on node b by name."""
+    tag = uuid.uuid4().hex[:6]
+    names = [f"q{tag}a", f"q{tag}b"]
+    run = "docker run -d --pull never --name %s --network demo %s sleep 300"
+    try:
+        a.check(run, names[0], a.tools_image())
+        b.check(run, names[1], b.tools_image())
+        return retry(lambda: a.run("docker exec %s ping -c 1 -W 2 %s", names[0], names[1]).rc == 0, attempts=15)
+    finally:
+        a.run("docker rm -f %s", names[0])
+        b.run("docker rm -f %s", names[1])
+
+
+def _state(node):
+    """When etcd and dockerd last started: a restore that is refused changes neither."""
+    return node.check("systemctl show -p ExecMainStartTimestampMonotonic --value etcd docker").split()
+
+
+@pytest.fixture
+def temp_inventory():
+    """A copy of inventory/ha whose hosts.yml a test may edit; removed afterwards."""
+    made = []
+
+    def make(edit):
+        tmp = pathlib.Path(tempfile.mkdtemp(prefix="lab-inv-"))
+        made.append(tmp)
+        shutil.copytree(inventory_path("ha") / "group_vars", tmp / "group_vars")
+        data = yaml.safe_load((inventory_path("ha") / "hosts.yml").read_text())
+        edit(data["all"]["children"])
+        (tmp / "hosts.yml").write_text(yaml.safe_dump(data))
+        return str(tmp)
+
+    yield make
+    for tmp in made:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(playbook, *args, inventory=None, what=None):
+    if inventory:
+        args = (*args, "-i", inventory)
+    rc, out = run_playbook(playbook, *args)
+    return rc, out
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_a_node_down(index, nodes, app_node, redis_node, base_url):
+    """With any one node powered off the other two keep etcd and `demo`; it rejoins by itself."""
+    down = nodes[index]
+    up = [n for n in nodes if n is not down]
+    down.power_off()
+    try:
+        assert retry(lambda: _healthy(up[0], up), attempts=15), f"etcd on {[n.name for n in up]} is not healthy"
+        assert up[0].run("ETCDCTL_API=2 etcdctl --endpoints=http://127.0.0.1:2379 ls /docker").rc == 0
+        assert _pair_pings(up[0], up[1]), f"demo does not carry traffic between {up[0].name} and {up[1].name}"
+        if down is redis_node:
+            # site.yml with a node down: that node unreachable, the others converged, in bounded time.
+            started = time.monotonic()
+            rc, out = run_playbook("site.yml", timeout=900)
+            took = time.monotonic() - started
+            stats = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", out, re.M)
+            assert {h: (int(u), int(f)) for h, u, f in stats} == {
+                **{n.name: (0, 0) for n in up}, down.name: (1, 0)}, out[-5000:]
+            assert took < 600, f"site.yml with {down.name} down took {took:.0f} s"
+    finally:
+        down.power_on()
+    down.wait_booted()
+    assert retry(lambda: _healthy(down, nodes), attempts=45), f"{down.name} did not rejoin etcd"
+    assert _members(down) == sorted(n.name for n in nodes)
+    assert _pair_pings(down, up[0]), f"{down.name} is not back on demo"
+    wait_healthy(app_node if down is not app_node else up[0], base_url, attempts=45)
+
+
+def test_site_yml_after_the_nodes_came_back_changes_nothing_the_second_time():
+    rc, out = run_playbook("site.yml")
+    assert_converged(rc, out, what="site.yml once every node is back")
+    rc, out = run_playbook("site.yml")
+    assert_converged(rc, out, changed=0, what="the second site.yml")
+
+
+def test_wiped_member_rejoins_as_a_new_member(nodes):
+    node = nodes[2]
+    key = f"/lab/wipe-{uuid.uuid4().hex[:6]}"
+    nodes[0].check(V3 + f"put {key} survived")
+    old = {m["name"]: m["ID"] for m in json.loads(nodes[0].check(V3 + "member list -w json"))["members"]}
+    node.check("systemctl stop etcd && rm -rf /var/lib/etcd/cluster/member")
+    rc, out = run_playbook("playbooks/etcd.yml")
+    assert_converged(rc, out, what="playbooks/etcd.yml after a wiped data directory")
+    new = {m["name"]: m["ID"] for m in json.loads(nodes[0].check(V3 + "member list -w json"))["members"]}
+    assert sorted(new) == sorted(n.name for n in nodes)
+    assert new[node.name] != old[node.name], "the wiped member came back under its old ID"
+    assert retry(lambda: _healthy(nodes[0], nodes))
+    assert "tocommit" not in node.check("journalctl -u etcd -n 200 --no-pager")
+    local = f"ETCDCTL_API=3 etcdctl --endpoints=http://{node.address}:2379 "
+    assert node.check(local + f"get {key} --print-value-only --consistency=s").strip() == "survived"
+    nodes[0].check(V3 + f"del {key}")
+
+
+def test_shrink_to_two_then_grow_to_three(nodes, temp_inventory):
+    leaving = nodes[2]
+
+    def two_members(groups):
+        groups["etcd"] = {"hosts": {n.name: None for n in nodes[:2]}}
+
+    two = temp_inventory(two_members)
+    rc, out = _run("playbooks/etcd.yml", inventory=two)
+    assert_converged(rc, out, what="etcd.yml without docker-node3 in group etcd")
+    assert _members(nodes[0]) == sorted(n.name for n in nodes[:2])
+    assert leaving.run("systemctl is-active etcd").stdout.strip() != "active"
+    assert leaving.run("systemctl is-enabled etcd").stdout.strip() == "disabled"
+    # It was removed while it still ran: etcd itself noticed before it was stopped.
+    assert "permanently removed" in leaving.check("journalctl -u etcd -n 100 --no-pager")
+    rc, out = _run("playbooks/overlay.yml", inventory=two)
+    assert_converged(rc, out, what="overlay.yml: docker-node3's cluster store points at the two members")
+    assert _pair_pings(leaving, nodes[0]), "docker-node3 lost demo when it stopped being a member"
+
+    rc, out = run_playbook("site.yml")
+    assert_converged(rc, out, what="site.yml with docker-node3 back in group etcd")
+    assert _members(nodes[0]) == sorted(n.name for n in nodes)
+    assert retry(lambda: _healthy(nodes[0], nodes))
+    assert _pair_pings(leaving, nodes[1])
+    rc, out = run_playbook("site.yml")
+    assert_converged(rc, out, changed=0, what="the second site.yml")
+
+
+def test_layout_that_cannot_work_is_refused(nodes, temp_inventory):
+    def shared_address(groups):
+        groups["nodes"]["hosts"]["docker-node3"]["lab_address"] = "192.168.205.11"
+
+    rc, out = _run("playbooks/preflight.yml", inventory=temp_inventory(shared_address))
+    assert rc != 0 and "two members would run on one node" in out, out[-3000:]
+
+
+def test_live_member_data_dir_change_is_refused(nodes):
+    before = [_state(n) for n in nodes]
+    rc, out = run_playbook("playbooks/etcd.yml", "-e", "etcd_data_dir=/var/lib/etcd/elsewhere")
+    assert rc != 0 and "a live member cannot move them in place" in out and "etcd-backup.yml" in out, out[-3000:]
+    assert [_state(n) for n in nodes] == before
+
+
+def test_backup_then_restore(nodes, app_node, redis_node, base_url):
+    net_id = nodes[0].check("docker network inspect -f '{{.Id}}' demo").strip()
+    rc, out = run_playbook("playbooks/etcd-backup.yml")
+    assert_converged(rc, out, what="playbooks/etcd-backup.yml")
+    snapshots = sorted((CACHE / "backups/etcd").glob("ha-*.db"), key=lambda p: p.stat().st_mtime)
+    assert snapshots, "no snapshot under .cache/backups/etcd"
+    snapshot = snapshots[-1]
+    assert snapshot.with_suffix(".v2.json").exists(), "the v2 keyspace (Docker's cluster store) was not kept"
+    before = hits(redis_node)
+
+    rc, out = run_playbook("playbooks/etcd-restore.yml", "-e", f"etcd_snapshot={snapshot}")
+    assert_converged(rc, out, what="playbooks/etcd-restore.yml")
+    assert _members(nodes[0]) == sorted(n.name for n in nodes)
+    for node in nodes:
+        assert node.check("docker network inspect -f '{{.Id}}' demo").strip() == net_id
+    assert _pair_pings(nodes[0], nodes[2]) and _pair_pings(nodes[1], nodes[0])
+    wait_healthy(app_node, base_url, attempts=60)
+    n = parse(*fetch(app_node, base_url + "/")[0])[0]
+    assert n == before + 1, f"after the restore the counter went from {before} to {n}"
+
+
+def test_corrupt_snapshot_is_refused_before_anything_stops(nodes):
+    bad = CACHE / "backups/etcd/corrupt.db"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_bytes(b"not a snapshot\n" * 100)
+    before = [_state(n) for n in nodes]
+    try:
+        rc, out = run_playbook("playbooks/etcd-restore.yml", "-e", f"etcd_snapshot={bad}")
+    finally:
+        bad.unlink()
+    assert rc != 0 and "is not a usable snapshot" in out and "Nothing was stopped" in out, out[-3000:]
+    assert [_state(n) for n in nodes] == before, "etcd or dockerd restarted although the snapshot was refused"
+    for node in nodes:
+        assert node.run("test -e /var/tmp/etcd-restore.db").rc != 0
+
+
+def test_missing_snapshot_is_refused(nodes):
+    rc, out = run_playbook("playbooks/etcd-restore.yml", "-e", f"etcd_snapshot={ROOT}/no-such.db")
+    assert rc != 0 and "does not exist on the controller" in out, out[-3000:]
