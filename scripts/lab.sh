@@ -40,7 +40,7 @@ summary() {
   done
   echo
   echo "Re-apply:   ansible-playbook -i $inv site.yml   (with .venv/bin on PATH)"
-  echo "Remove:     make lab-down${LAB:+ LAB=$lab}"
+  echo "Remove:     make lab-down$([ "$lab" = lab ] || echo " LAB=$lab")"
 }
 
 case ${1:-} in
