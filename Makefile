@@ -9,10 +9,11 @@ PY ?= python3
 # Which lab (inventory/<name>): lab (the tutorial's two nodes) or ha (three nodes).
 LAB ?= lab
 
-.PHONY: help venv host guard lab lab-down test lint unit integration molecule clean
+.PHONY: help venv host guard lab lab-down report test lint unit integration molecule clean
 help:
 	@echo "make lab        bring up the lab's node containers (LAB=lab: the tutorial's two; LAB=ha: three) and apply site.yml"
 	@echo "make lab-down   remove the lab nodes, their volumes and the lab network (same LAB)"
+	@echo "make report     draw the running lab into .cache/report/ (index.html, lab.svg, lab.mmd, lab.json); read-only"
 	@echo "make test       lint, unit and integration tests, every molecule scenario"
 
 # Python tooling, the link that makes this repository the collection lab.multihost
@@ -34,6 +35,11 @@ lab: venv host
 
 lab-down: venv
 	@LAB=$(LAB) scripts/lab.sh down
+
+# Read-only: lab_topology_info on every node, drawn on this machine (Graphviz dot).
+report: venv
+	@scripts/host-package.sh dot graphviz
+	ansible-playbook -i inventory/$(LAB) playbooks/report.yml
 
 lint: venv
 	yamllint -s .
