@@ -90,10 +90,14 @@ class Node:
         return self.check(". /etc/os-release && echo $VERSION_CODENAME").strip()
 
     def tools_image(self):
-        """lab-tools:<release> on the node, loaded from scripts/images.sh's archive when missing."""
+        """lab-tools:<release> on the node, loaded from scripts/images.sh's archive
+        when missing or not the image the archive holds (its recipe changed)."""
         image = f"lab-tools:{self.release()}"
-        if self.run("docker image inspect %s", image).rc != 0:
-            with open(CACHE / "images" / f"lab-tools-{self.release()}.tar", "rb") as f:
+        archive = CACHE / "images" / f"lab-tools-{self.release()}.tar"
+        built = archive.with_name(archive.name + ".id")
+        have = self.run("docker image inspect -f '{{.Id}}' %s", image)
+        if have.rc != 0 or (built.exists() and have.stdout.strip() != built.read_text().strip()):
+            with open(archive, "rb") as f:
                 subprocess.run(["docker", "exec", "-i", self.name, "docker", "load", "-q"], stdin=f, check=True,
                                capture_output=True, timeout=300)
         return image
