@@ -69,6 +69,8 @@ guard: venv
 
 molecule: venv host guard
 	scripts/images.sh trixie
+	scripts/host-package.sh dot graphviz
+	scripts/host-package.sh chromium
 	molecule test --all
 
 test: guard lint unit integration molecule

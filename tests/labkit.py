@@ -229,7 +229,9 @@ def assert_converged(rc, output, changed=None, what="the playbook"):
 def ansible_module(host, module, args, lab=None):
     """One ad hoc module run against a lab host, as `ansible HOST -m MODULE`; its result dict."""
     env = ansible_env(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
-    res = subprocess.run(["ansible", host, "-i", str(inventory_path(lab)), "-m", module, "-a", json.dumps(args)],
+    # Ansible takes `-a '{}'` for free-form text, which a module with options refuses: no -a then.
+    res = subprocess.run(["ansible", host, "-i", str(inventory_path(lab)), "-m", module,
+                          *(["-a", json.dumps(args)] if args else [])],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     out = json.JSONDecoder().raw_decode(res.stdout[res.stdout.find("{"):])[0]
     return out["plays"][0]["tasks"][0]["hosts"][host]
