@@ -9,10 +9,12 @@ PY ?= python3
 # Which lab (inventory/<name>): lab (the tutorial's two nodes) or ha (three nodes).
 LAB ?= lab
 
-.PHONY: help venv host guard lab lab-down test lint unit integration molecule clean
+.PHONY: help venv host guard lab lab-down report tour test lint unit integration molecule clean
 help:
 	@echo "make lab        bring up the lab's node containers (LAB=lab: the tutorial's two; LAB=ha: three) and apply site.yml"
 	@echo "make lab-down   remove the lab nodes, their volumes and the lab network (same LAB)"
+	@echo "make report     draw the running lab into .cache/report/ (index.html, lab.svg, lab.mmd, lab.json); read-only"
+	@echo "make tour       walk the tutorial's chapters on the running lab, checking each claim; cleans up after itself"
 	@echo "make test       lint, unit and integration tests, every molecule scenario"
 
 # Python tooling, the link that makes this repository the collection lab.multihost
@@ -34,6 +36,16 @@ lab: venv host
 
 lab-down: venv
 	@LAB=$(LAB) scripts/lab.sh down
+
+# Read-only: lab_topology_info on every node, drawn on this machine (Graphviz dot).
+report: venv
+	@scripts/host-package.sh dot graphviz
+	ansible-playbook -i inventory/$(LAB) playbooks/report.yml
+
+# Starts and removes its own containers, networks and namespaces on the nodes;
+# host: the tools image (tcpdump, busybox) built and saved for the nodes.
+tour: venv host
+	LAB=$(LAB) python3 scripts/tour.py
 
 lint: venv
 	yamllint -s .
@@ -57,6 +69,8 @@ guard: venv
 
 molecule: venv host guard
 	scripts/images.sh trixie
+	scripts/host-package.sh dot graphviz
+	scripts/host-package.sh chromium
 	molecule test --all
 
 test: guard lint unit integration molecule

@@ -90,10 +90,14 @@ class Node:
         return self.check(". /etc/os-release && echo $VERSION_CODENAME").strip()
 
     def tools_image(self):
-        """lab-tools:<release> on the node, loaded from scripts/images.sh's archive when missing."""
+        """lab-tools:<release> on the node, loaded from scripts/images.sh's archive
+        when missing or not the image the archive holds (its recipe changed)."""
         image = f"lab-tools:{self.release()}"
-        if self.run("docker image inspect %s", image).rc != 0:
-            with open(CACHE / "images" / f"lab-tools-{self.release()}.tar", "rb") as f:
+        archive = CACHE / "images" / f"lab-tools-{self.release()}.tar"
+        built = archive.with_name(archive.name + ".id")
+        have = self.run("docker image inspect -f '{{.Id}}' %s", image)
+        if have.rc != 0 or (built.exists() and have.stdout.strip() != built.read_text().strip()):
+            with open(archive, "rb") as f:
                 subprocess.run(["docker", "exec", "-i", self.name, "docker", "load", "-q"], stdin=f, check=True,
                                capture_output=True, timeout=300)
         return image
@@ -225,7 +229,9 @@ def assert_converged(rc, output, changed=None, what="the playbook"):
 def ansible_module(host, module, args, lab=None):
     """One ad hoc module run against a lab host, as `ansible HOST -m MODULE`; its result dict."""
     env = ansible_env(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
-    res = subprocess.run(["ansible", host, "-i", str(inventory_path(lab)), "-m", module, "-a", json.dumps(args)],
+    # Ansible takes `-a '{}'` for free-form text, which a module with options refuses: no -a then.
+    res = subprocess.run(["ansible", host, "-i", str(inventory_path(lab)), "-m", module,
+                          *(["-a", json.dumps(args)] if args else [])],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     out = json.JSONDecoder().raw_decode(res.stdout[res.stdout.find("{"):])[0]
     return out["plays"][0]["tasks"][0]["hosts"][host]

@@ -14,6 +14,8 @@ from ansible_collections.lab.multihost.plugins.module_utils.netns_common import 
 from ansible_collections.lab.multihost.plugins.module_utils.netns_runner import Runner, parse_json, which
 from ansible_collections.lab.multihost.plugins.module_utils.netns_state import parse_links
 
+DOCKER_NETNS = '/var/run/docker/netns'
+
 
 def match_peer(iface, candidates, own=None):
     """Find the other end of a veth seen inside a container.
@@ -65,18 +67,23 @@ def docker_containers(runner, names=None, docker='docker'):
     return [c for c in json.loads(out) if (c.get('State') or {}).get('Running')]
 
 
-def read_path_links(runner, path):
-    """Links of the network namespace bound at ``path`` (nsenter + ip -j)."""
+def read_path_json(runner, path, argv):
+    """JSON output of ``argv`` run in the network namespace bound at ``path`` (nsenter)."""
     nsenter = which('nsenter') or 'nsenter'
-    argv = [nsenter, '--net=' + path, runner.ip, '-j', '-d', 'addr', 'show']
+    argv = [nsenter, '--net=' + path] + list(argv)
     rc, out, err = runner.run(argv)
     if rc != 0:
         raise NetnsError(f'reading {path} failed: {err.strip()}',
                          cmd=' '.join(argv), stderr=err.strip())
-    return parse_links(parse_json(out))
+    return parse_json(out)
 
 
-def docker_netns_dir_entries(path='/var/run/docker/netns'):
+def read_path_links(runner, path):
+    """Links of the network namespace bound at ``path`` (nsenter + ip -j)."""
+    return parse_links(read_path_json(runner, path, [runner.ip, '-j', '-d', 'addr', 'show']))
+
+
+def docker_netns_dir_entries(path=DOCKER_NETNS):
     try:
         return sorted(os.listdir(path))
     except OSError:
@@ -122,10 +129,15 @@ def describe_container(c, links, host_links, others, networks):
     return entry
 
 
-def container_info(runner=None, names=None, docker='docker', netns_dir='/var/run/docker/netns'):
+def container_info(runner=None, names=None, docker='docker', netns_dir=DOCKER_NETNS):
     runner = runner or Runner()
     docker = which(docker) or docker
-    containers = docker_containers(runner, names, docker)
+    return describe_containers(runner, docker_containers(runner, names, docker), netns_dir, strict=bool(names))
+
+
+def describe_containers(runner, containers, netns_dir=DOCKER_NETNS, strict=False):
+    """describe_container for each of ``containers`` (``docker inspect``
+    entries); one that stops while we look is left out, unless ``strict``."""
     host = parse_links(runner.ip_json(HOST, ['-d', 'addr', 'show']))
     others = []
     sandboxes = {(c.get('NetworkSettings') or {}).get('SandboxKey') for c in containers}
@@ -152,7 +164,7 @@ def container_info(runner=None, names=None, docker='docker', netns_dir='/var/run
             try:
                 cache[path] = read_path_links(runner, path)
             except NetnsError:
-                if names:
+                if strict:
                     raise
                 continue  # stopped while we looked
         out.append(describe_container(c, cache[path], host, others, networks))

@@ -25,9 +25,10 @@ class Runner:
         self.ip = ip or which('ip') or 'ip'
         self.env = dict(os.environ, LC_ALL='C', LANG='C')
 
-    def run(self, argv, data=None):
+    def run(self, argv, data=None, env=None):
+        """(rc, stdout, stderr) of argv; ``env`` adds variables to the C locale's."""
         proc = subprocess.run(argv, input=data, capture_output=True,
-                              env=self.env,
+                              env=dict(self.env, **env) if env else self.env,
                               text=True, check=False)
         return proc.returncode, proc.stdout, proc.stderr
 

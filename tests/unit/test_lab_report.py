@@ -1,0 +1,172 @@
+"""The lab report's drawings and packet paths (scripts/report_model.py,
+scripts/lab_report.py) from fixtures/lab.json, which `make report` wrote from
+the running two-node lab (cluster-store): app on docker-node1 and redis on
+docker-node2 over the overlay demo."""
+
+import copy
+import html.parser
+import json
+import pathlib
+import shutil
+import xml.etree.ElementTree as ET
+
+import lab_report
+import pytest
+import report_model
+
+LAB = json.loads((pathlib.Path(__file__).parent / "fixtures" / "lab.json").read_text())
+NODE1, NODE2 = "docker-node1", "docker-node2"
+
+
+def _lab():
+    return copy.deepcopy(LAB)
+
+
+def _demo(node):
+    return next(o for o in LAB["nodes"][node]["overlays"] if o["network"] == "demo")
+
+
+def _container(node, name):
+    return next(c for c in LAB["nodes"][node]["containers"] if c["name"] == name)
+
+
+def test_fixture_is_the_lab_with_app_and_redis_over_demo():
+    assert list(LAB["nodes"]) == [NODE1, NODE2]
+    assert "demo" in _container(NODE1, "app")["endpoints"] and "demo" in _container(NODE2, "redis")["endpoints"]
+    assert _demo(NODE1)["vni"] == _demo(NODE2)["vni"]
+
+
+def test_packet_path_hop_by_hop():
+    (path,) = report_model.packet_paths(LAB)
+    assert (path["src"], path["dst"], path["network"]) == ((NODE1, "app"), (NODE2, "redis"), "demo")
+    app_eth0 = next(i for i in _container(NODE1, "app")["interfaces"] if i["name"] == "eth0")
+    redis_eth0 = next(i for i in _container(NODE2, "redis")["interfaces"] if i["name"] == "eth0")
+    hops = [(h["node"], h["device"]) for h in path["hops"]]
+    assert hops == [
+        (NODE1, "eth0"), (NODE1, app_eth0["peer"]["name"]), (NODE1, "br0"), (NODE1, "vxlan0"),
+        (NODE1, report_model.lab_interface(LAB["nodes"][NODE1])["name"]),
+        (NODE2, report_model.lab_interface(LAB["nodes"][NODE2])["name"]),
+        (NODE2, "vxlan0"), (NODE2, "br0"), (NODE2, redis_eth0["peer"]["name"]), (NODE2, "eth0"),
+    ]
+    vni = _demo(NODE1)["vni"]
+    assert f"VNI {vni}" in path["hops"][3]["detail"] and "192.168.205.11" in path["hops"][3]["detail"]
+    assert "192.168.205.10 -> 192.168.205.11:4789" in path["hops"][4]["detail"]
+    assert path["problems"] == []
+
+
+def test_packet_path_names_a_stale_forwarding_entry():
+    lab = _lab()
+    redis_mac = _container(NODE2, "redis")["endpoints"]["demo"]["mac"]
+    demo = next(o for o in lab["nodes"][NODE1]["overlays"] if o["network"] == "demo")
+    for entry in demo["fdb"]:
+        if entry["mac"] == redis_mac:
+            entry["dst"] = "192.168.205.10"
+    (path,) = report_model.packet_paths(lab)
+    assert any("sends redis's MAC to 192.168.205.10 (docker-node1), but redis is on docker-node2" in p
+               for p in path["problems"])
+    demo["fdb"] = []
+    (path,) = report_model.packet_paths(lab)
+    assert any("no forwarding entry for redis" in p for p in path["problems"])
+
+
+def test_no_path_between_containers_on_one_node():
+    lab = _lab()
+    lab["nodes"][NODE1]["containers"] = []
+    assert report_model.packet_paths(lab) == []
+
+
+def test_lab_document_from_the_playbook_input():
+    results = {NODE1: {"changed": False, "topology": LAB["nodes"][NODE1]},
+               NODE2: {"unreachable": True, "msg": "Failed to create temporary directory"}}
+    doc = report_model.lab_document({"lab": "lab", "addresses": {NODE1: "192.168.205.10", NODE2: "192.168.205.11"},
+                                     "results": results}, generated="2026-11-28T00:00:00Z")
+    assert doc["schema"] == report_model.SCHEMA and list(doc["nodes"]) == [NODE1, NODE2]
+    assert doc["nodes"][NODE1]["error"] is None and doc["nodes"][NODE1]["lab_address"] == "192.168.205.10"
+    assert doc["nodes"][NODE2]["error"] == "Failed to create temporary directory"
+    assert "not read: Failed" in lab_report.to_dot(report_model.build_graph(doc), "t")
+
+
+def test_mermaid():
+    text = lab_report.to_mermaid(report_model.build_graph(LAB))
+    lines = text.splitlines()
+    assert lines[0] == "flowchart LR"
+    assert sum(line.strip().startswith("subgraph ") for line in lines) == sum(line.strip() == "end" for line in lines)
+    for word in (NODE1, NODE2, "container app", "container redis", "vxlan0", "br-lab", "veth-test1 - veth-test2"):
+        assert word in text, word
+    vni = _demo(NODE1)["vni"]
+    assert f'<==>|"demo: VNI {vni}, 4789/udp"|' in text
+
+
+def test_dot_one_cluster_per_node_and_the_overlay_between_them():
+    graph = report_model.build_graph(LAB)
+    text = lab_report.to_dot(graph, "lab")
+    tops = [c["id"] for c in graph.children(None)]
+    assert len(tops) == 2 and all(f"subgraph cluster_{t} {{" in text for t in tops)
+    vni = _demo(NODE1)["vni"]
+    (overlay,) = [e for e in graph.edges if e[3] == "overlay"]
+    assert overlay[2] == f"demo: VNI {vni}, 4789/udp"
+    assert overlay[0].split("_")[0] != overlay[1].split("_")[0], "the overlay edge joins two nodes"
+    assert f'label="demo: VNI {vni}, 4789/udp"' in text and NODE1 in text and NODE2 in text
+    assert text.count("{") == text.count("}")
+
+
+@pytest.mark.skipif(not shutil.which("dot"), reason="Graphviz dot is not installed")
+def test_svg_by_graphviz():
+    svg = lab_report.render_svg(lab_report.to_dot(report_model.build_graph(LAB), "lab"))
+    root = ET.fromstring(svg.encode())
+    assert root.tag.endswith("svg")
+    texts = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
+    assert NODE1 in texts and NODE2 in texts and "4789/udp" in texts
+
+
+class _Page(html.parser.HTMLParser):
+    """Text and tags of a page, and whether every element it opens is closed."""
+
+    VOID = {"meta", "br", "img", "link", "input", "hr"}
+
+    def __init__(self):
+        super().__init__()
+        self.open, self.tags, self.text, self.balanced = [], [], [], True
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.open or self.open.pop() != tag:
+            self.balanced = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_html_page():
+    svg = '<?xml version="1.0"?>\n<!DOCTYPE svg>\n<svg xmlns="http://www.w3.org/2000/svg"><g><text>x</text></g></svg>'
+    page = lab_report.to_html(LAB, svg, report_model.packet_paths(LAB))
+    parser = _Page()
+    parser.feed(page)
+    assert parser.balanced and not parser.open
+    assert "<?xml" not in page and "<!DOCTYPE svg>" not in page and parser.tags.count("svg") == 1
+    text = " ".join(parser.text)
+    for word in (NODE1, NODE2, "demo", "app", "redis", "Packet paths", "VXLAN forwarding entries"):
+        assert word in text, word
+    section = text[text.index("app (docker-node1) to redis (docker-node2) over demo"):]
+    at = 0
+    for hop in report_model.packet_paths(LAB)[0]["hops"]:
+        at = section.index(f'{hop["device"]}  - {hop["detail"]}', at)  # the hops in order
+    assert "No picture" in lab_report.to_html(LAB, None, [])
+
+
+def test_write_report(tmp_path, monkeypatch):
+    monkeypatch.setattr(lab_report, "render_svg", lambda text: '<svg xmlns="http://www.w3.org/2000/svg"/>')
+    index, drawn = lab_report.write_report(LAB, tmp_path)
+    assert drawn and index == tmp_path / "index.html"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "lab.dot", "lab.json", "lab.mmd", "lab.svg"]
+    assert json.loads((tmp_path / "lab.json").read_text()) == LAB
+    monkeypatch.setattr(lab_report, "render_svg", lambda text: None)
+    assert lab_report.main(["--from-json", str(tmp_path / "lab.json"), "--out", str(tmp_path / "again")]) == 1
+    assert not (tmp_path / "again" / "lab.svg").exists()
