@@ -49,7 +49,7 @@ tour: venv host
 
 lint: venv
 	yamllint -s .
-	ruff check . bench/overlay bench/app_load bench/netns_scale bench/recovery
+	ruff check . bench/overlay bench/app_load bench/netns_scale bench/recovery bench/node_down
 	ansible-lint --profile production
 	scripts/vagrant-validate.sh
 	scripts/ansible-test.sh sanity

@@ -166,10 +166,10 @@ def ansible_env(**extra):
     return env
 
 
-def run_playbook(playbook, *args, lab=None, timeout=900):
-    """ansible-playbook against the lab's inventory, as a user runs it; (rc, output)."""
+def run_playbook(playbook, *args, lab=None, inventory=None, timeout=900):
+    """ansible-playbook against the lab's inventory (or another one), as a user runs it; (rc, output)."""
     res = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory_path(lab)), str(ROOT / playbook), *args],
+        ["ansible-playbook", "-i", str(inventory or inventory_path(lab)), str(ROOT / playbook), *args],
         cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False,
     )
     return res.returncode, res.stdout + res.stderr

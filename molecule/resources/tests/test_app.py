@@ -183,6 +183,7 @@ def test_password_is_a_read_only_file_never_in_inspect_env_or_processes(app_node
         assert secret not in node.check("ps -eo args"), f"{node.name}: the password is on a command line"
 
 
+@pytest.mark.lab("lab")  # the same roles and code paths on every lab
 def test_rotation_shows_no_password_and_keeps_the_counter(app_node, redis_node, base_url):
     old = password(redis_node)
     before = hits(redis_node)
@@ -205,6 +206,7 @@ def test_redis_data_is_append_only_on_a_named_volume(redis_node):
     assert aof == ["appendonly", "yes"], aof
 
 
+@pytest.mark.lab("lab")  # the same roles and code paths on every lab
 def test_counter_survives_restart_and_recreation(app_node, redis_node, base_url):
     last = parse(*fetch(redis_node, base_url + "/")[0])[0]
 
@@ -236,6 +238,7 @@ def test_healthz_503_when_redis_is_stopped(app_node, redis_node, base_url):
     assert retry(lambda: redis_running(redis_node)), f"{redis_node.name}: redis not healthy after start"
 
 
+@pytest.mark.lab("lab")  # the same roles and code paths on every lab
 def test_200_concurrent_requests(redis_node, base_url):
     before = hits(redis_node)
     started = time.monotonic()

@@ -5,6 +5,9 @@ import re
 import pytest
 from labkit import run_playbook
 
+# The same refusals on every lab: checked on the two-node lab, with both backends.
+pytestmark = pytest.mark.lab("lab")
+
 OVERLAY = "playbooks/overlay.yml"
 
 

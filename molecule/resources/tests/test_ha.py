@@ -70,13 +70,6 @@ def temp_inventory():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run(playbook, *args, inventory=None, what=None):
-    if inventory:
-        args = (*args, "-i", inventory)
-    rc, out = run_playbook(playbook, *args)
-    return rc, out
-
-
 @pytest.mark.parametrize("index", range(3))
 def test_a_node_down(index, nodes, app_node, redis_node, base_url):
     """With any one node powered off the other two keep etcd and `demo`; it rejoins by itself."""
@@ -137,14 +130,14 @@ def test_shrink_to_two_then_grow_to_three(nodes, temp_inventory):
         groups["etcd"] = {"hosts": {n.name: None for n in nodes[:2]}}
 
     two = temp_inventory(two_members)
-    rc, out = _run("playbooks/etcd.yml", inventory=two)
+    rc, out = run_playbook("playbooks/etcd.yml", inventory=two)
     assert_converged(rc, out, what="etcd.yml without docker-node3 in group etcd")
     assert _members(nodes[0]) == sorted(n.name for n in nodes[:2])
     assert leaving.run("systemctl is-active etcd").stdout.strip() != "active"
     assert leaving.run("systemctl is-enabled etcd").stdout.strip() == "disabled"
     # It was removed while it still ran: etcd itself noticed before it was stopped.
     assert "permanently removed" in leaving.check("journalctl -u etcd -n 100 --no-pager")
-    rc, out = _run("playbooks/overlay.yml", inventory=two)
+    rc, out = run_playbook("playbooks/overlay.yml", inventory=two)
     assert_converged(rc, out, what="overlay.yml: docker-node3's cluster store points at the two members")
     assert _pair_pings(leaving, nodes[0]), "docker-node3 lost demo when it stopped being a member"
 
@@ -161,7 +154,7 @@ def test_layout_that_cannot_work_is_refused(nodes, temp_inventory):
     def shared_address(groups):
         groups["nodes"]["hosts"]["docker-node3"]["lab_address"] = "192.168.205.11"
 
-    rc, out = _run("playbooks/preflight.yml", inventory=temp_inventory(shared_address))
+    rc, out = run_playbook("playbooks/preflight.yml", inventory=temp_inventory(shared_address))
     assert rc != 0 and "two members would run on one node" in out, out[-3000:]
 
 

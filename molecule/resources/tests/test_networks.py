@@ -145,6 +145,7 @@ ESP_STATE = ("unshare --net ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto 
              " aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 64")
 
 
+@pytest.mark.lab("lab")  # the same preflight on every lab
 def test_encrypted_overlay_needs_swarm_and_kernel_ipsec(node1, node2):
     """Refused before anything changes where it cannot work; where the kernel has ESP it carries traffic."""
     net = "lab-enc"
