@@ -1,7 +1,9 @@
 """A lab is defined once, in its inventory: molecule's scenarios, `make lab` and the Vagrant VMs follow it."""
 
+import os
 import pathlib
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -82,3 +84,14 @@ def test_every_inventory_links_every_shared_group_vars_file(name):
     assert have == want
     for rel in have:
         assert (mine / rel).is_symlink() and (mine / rel).resolve() == (shared / rel).resolve()
+
+
+def test_host_keys_are_checked_over_ssh():
+    # Only the local labs skip SSH (community.docker.docker); real servers keep host key checking.
+    out = subprocess.run(
+        ["ansible-config", "dump", "--only-changed"], cwd=ROOT, capture_output=True, text=True, check=True,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+    ).stdout
+    assert "HOST_KEY_CHECKING" not in out, out
+    local = yaml.safe_load((ROOT / "inventory/group_vars/local_lab.yml").read_text())
+    assert local["ansible_connection"] == "community.docker.docker"
