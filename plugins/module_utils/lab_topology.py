@@ -30,7 +30,7 @@ from ansible_collections.lab.multihost.plugins.module_utils.netns_docker import 
 from ansible_collections.lab.multihost.plugins.module_utils.netns_runner import Runner, parse_json, which
 from ansible_collections.lab.multihost.plugins.module_utils.netns_state import link_view
 
-OVERLAY_NS = re.compile(r'^\d+-([0-9a-f]+)$')
+OVERLAY_NS = re.compile(r'^\d+-([0-9a-z]+)$')  # overlay IDs: hex (cluster store), base 36 (swarm)
 MTU_OPTION = 'com.docker.network.driver.mtu'
 BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name'
 VNI_OPTION = 'com.docker.network.driver.overlay.vxlanid_list'

@@ -9,6 +9,7 @@ import pathlib
 
 import pytest
 from ansible_collections.lab.multihost.plugins.module_utils.lab_topology import (
+    OVERLAY_NS,
     Gatherer,
     bridges,
     endpoints,
@@ -119,6 +120,19 @@ class FakeRunner:
             if key in ' '.join(argv):
                 return rc, out, '' if rc == 0 else 'failed'
         return 1, '', f'unexpected {argv}'
+
+
+@pytest.mark.parametrize('name, netid', [
+    ('2-2173fe2ce2', '2173fe2ce2'),  # cluster store: the network ID is hex
+    ('1-slkriavtw0', 'slkriavtw0'),  # swarm: base 36
+])
+def test_overlay_namespace_names_of_both_backends(name, netid):
+    assert OVERLAY_NS.match(name).group(1) == netid
+
+
+@pytest.mark.parametrize('name', ['ingress_sbox', 'lb_slkriavtw', '94e944d22424'])
+def test_other_docker_namespaces_are_not_overlays(name):
+    assert not OVERLAY_NS.match(name)
 
 
 def test_overlays_from_the_overlay_namespace(monkeypatch):
