@@ -64,7 +64,7 @@ def _sockets(host):
     found = []
     for line in out.splitlines():
         fields = line.split()
-        addr, _, port = fields[4].rpartition(":")
+        addr, port = fields[4].rsplit(":", 1)
         addr = addr.strip("[]").split("%")[0]
         users = " ".join(fields[6:])
         found.append((fields[0], str(ipaddress.ip_address(addr)) if addr != "*" else addr, int(port), users))
