@@ -175,11 +175,11 @@ def run_playbook(playbook, *args, lab=None, inventory=None, timeout=900):
     return res.returncode, res.stdout + res.stderr
 
 
-def run_playbook_json(playbook, *args, lab=None, timeout=900):
+def run_playbook_json(playbook, *args, lab=None, inventory=None, timeout=900):
     """ansible-playbook with the JSON callback; (rc, parsed output, stderr)."""
     env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     res = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory_path(lab)), str(ROOT / playbook), *args],
+        ["ansible-playbook", "-i", str(inventory or inventory_path(lab)), str(ROOT / playbook), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
     )
     start = res.stdout.find("{")
@@ -195,7 +195,7 @@ def changed_tasks(data):
             for host, result in task["hosts"].items() if result.get("changed")}
 
 
-def check_then_apply(playbook, *args, lab=None):
+def check_then_apply(playbook, *args, lab=None, inventory=None):
     """Run a playbook in check mode with --diff, then for real.
 
     Returns (predicted, applied): the (host, task) pairs check mode marked
@@ -203,11 +203,18 @@ def check_then_apply(playbook, *args, lab=None):
     """
     runs = []
     for mode in (["--check", "--diff"], []):
-        rc, data, err = run_playbook_json(playbook, *mode, *args, lab=lab)
+        rc, data, err = run_playbook_json(playbook, *mode, *args, lab=lab, inventory=inventory)
         failed = {h: s for h, s in data.get("stats", {}).items() if s.get("failures") or s.get("unreachable")}
         assert rc == 0 and not failed, f"{playbook} {' '.join(mode)} failed (rc={rc}): {failed}\n{err[-3000:]}"
         runs.append(changed_tasks(data))
     return tuple(runs)
+
+
+def assert_predicted(predicted, applied, what):
+    """Check mode marked changed exactly the tasks the real run changed, and that was something."""
+    assert applied, f"{what}: the real run changed nothing, the case tests nothing"
+    assert predicted == applied, (f"{what}: check mode predicted {sorted(predicted - applied)} that did not change, "
+                                  f"and missed {sorted(applied - predicted)}")
 
 
 def recap(output):

@@ -8,7 +8,7 @@ tasks that changed for real; then it puts the input back.
 import json
 
 import pytest
-from labkit import assert_converged, check_then_apply, run_playbook
+from labkit import assert_converged, assert_predicted, check_then_apply, run_playbook
 
 # On the tutorial's lab with cluster-store: the mechanisms these cases cover do not
 # depend on the backend (test_site.py checks the converged lab on every scenario).
@@ -18,12 +18,6 @@ pytestmark = [pytest.mark.backend("cluster-store"), pytest.mark.lab("lab")]
 # mechanisms they cover do not depend on the backend); the empty case runs everywhere.
 
 
-def _same(predicted, applied, what):
-    assert applied, f"{what}: the real run changed nothing, the case tests nothing"
-    assert predicted == applied, (f"{what}: check mode predicted {sorted(predicted - applied)} that did not change, "
-                                  f"and missed {sorted(applied - predicted)}")
-
-
 def _restore(playbook, *args):
     rc, out = run_playbook(playbook, *args)
     assert_converged(rc, out, what=f"putting back {playbook}")
@@ -31,13 +25,13 @@ def _restore(playbook, *args):
 
 def test_dockerfile_input_redis_appendfsync():
     predicted, applied = check_then_apply("playbooks/app.yml", "-e", "redis_appendfsync=always")
-    _same(predicted, applied, "redis_appendfsync=always")
+    assert_predicted(predicted, applied, "redis_appendfsync=always")
     _restore("playbooks/app.yml")
 
 
 def test_container_option_app_workers():
     predicted, applied = check_then_apply("playbooks/app.yml", "-e", "app_workers=2")
-    _same(predicted, applied, "app_workers=2")
+    assert_predicted(predicted, applied, "app_workers=2")
     _restore("playbooks/app.yml")
 
 
@@ -45,7 +39,7 @@ def test_daemon_json_key():
     options = {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"},
                "max-concurrent-downloads": 4}
     predicted, applied = check_then_apply("playbooks/docker.yml", "-e", json.dumps({"docker_daemon_options": options}))
-    _same(predicted, applied, "a new daemon.json key")
+    assert_predicted(predicted, applied, "a new daemon.json key")
     _restore("playbooks/docker.yml")
 
 
@@ -57,7 +51,7 @@ def test_new_network_beside_demo_and_my_bridge(node1):
     ]}
     try:
         predicted, applied = check_then_apply("playbooks/networks.yml", "-e", json.dumps(networks))
-        _same(predicted, applied, "a new overlay network")
+        assert_predicted(predicted, applied, "a new overlay network")
     finally:
         node1.run("docker network rm lab-check")
 
@@ -65,7 +59,7 @@ def test_new_network_beside_demo_and_my_bridge(node1):
 def test_missing_password_file(redis_node):
     redis_node.check("rm -f /opt/lab/secrets/redis-password")
     predicted, applied = check_then_apply("playbooks/app.yml")
-    _same(predicted, applied, "the password file deleted (rotation)")
+    assert_predicted(predicted, applied, "the password file deleted (rotation)")
 
 
 def test_netns_lab_topology_change():
@@ -76,7 +70,7 @@ def test_netns_lab_topology_change():
     try:
         topologies = json.dumps({"netns_lab_topologies": [extra]})
         predicted, applied = check_then_apply("playbooks/netns-lab.yml", "-e", topologies)
-        _same(predicted, applied, "a new namespace topology")
+        assert_predicted(predicted, applied, "a new namespace topology")
     finally:
         _restore("playbooks/netns-lab.yml", "-e", json.dumps({
             "netns_lab_state": "absent", "netns_lab_pair_enabled": False, "netns_lab_bridged_enabled": False,

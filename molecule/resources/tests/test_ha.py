@@ -15,7 +15,16 @@ import uuid
 
 import pytest
 import yaml
-from labkit import CACHE, ROOT, assert_converged, inventory_path, retry, run_playbook
+from labkit import (
+    CACHE,
+    ROOT,
+    assert_converged,
+    assert_predicted,
+    check_then_apply,
+    inventory_path,
+    retry,
+    run_playbook,
+)
 from test_app import fetch, hits, parse, wait_healthy
 
 pytestmark = [pytest.mark.lab("ha"), pytest.mark.disruptive]
@@ -130,8 +139,10 @@ def test_shrink_to_two_then_grow_to_three(nodes, temp_inventory):
         groups["etcd"] = {"hosts": {n.name: None for n in nodes[:2]}}
 
     two = temp_inventory(two_members)
-    rc, out = run_playbook("playbooks/etcd.yml", inventory=two)
-    assert_converged(rc, out, what="etcd.yml without docker-node3 in group etcd")
+    # Both membership changes go through `--check --diff` first: it must report them.
+    predicted, applied = check_then_apply("playbooks/etcd.yml", inventory=two)
+    assert_predicted(predicted, applied, "etcd.yml without docker-node3 in group etcd")
+    assert (leaving.name, "etcd : Remove this member from the cluster") in predicted
     assert _members(nodes[0]) == sorted(n.name for n in nodes[:2])
     assert leaving.run("systemctl is-active etcd").stdout.strip() != "active"
     assert leaving.run("systemctl is-enabled etcd").stdout.strip() == "disabled"
@@ -141,8 +152,9 @@ def test_shrink_to_two_then_grow_to_three(nodes, temp_inventory):
     assert_converged(rc, out, what="overlay.yml: docker-node3's cluster store points at the two members")
     assert _pair_pings(leaving, nodes[0]), "docker-node3 lost demo when it stopped being a member"
 
-    rc, out = run_playbook("site.yml")
-    assert_converged(rc, out, what="site.yml with docker-node3 back in group etcd")
+    predicted, applied = check_then_apply("site.yml")
+    assert_predicted(predicted, applied, "site.yml with docker-node3 back in group etcd")
+    assert (leaving.name, "etcd : Add this member") in predicted
     assert _members(nodes[0]) == sorted(n.name for n in nodes)
     assert retry(lambda: _healthy(nodes[0], nodes))
     assert _pair_pings(leaving, nodes[1])
