@@ -42,8 +42,8 @@ def test_cluster_store_accepted_below_docker_23(node1, before):
     assert re.search(rf"{node1.name}\s*:.*changed=0", out), out
 
 
-# etcd.yml: the certificates' SANs come from it, and nothing is issued for it.
-@pytest.mark.parametrize("playbook", [OVERLAY, "playbooks/etcd.yml"])
+# pki.yml: the certificates' SANs come from it, and nothing is issued for it.
+@pytest.mark.parametrize("playbook", [OVERLAY, "playbooks/pki.yml"])
 def test_advertise_address_must_be_on_the_node(before, playbook):
     rc, out = run_playbook(playbook, "-e", "lab_address=192.0.2.77")
     assert rc != 0
