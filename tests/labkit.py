@@ -10,6 +10,7 @@ nothing from the project's plugins: tests that drive the engine import
 ``ansible_collections.lab.multihost...`` directly.
 """
 
+import ipaddress
 import json
 import os
 import pathlib
@@ -124,6 +125,48 @@ class Node:
 def lab_nodes(lab=None):
     inv = Inventory(lab)
     return [Node(name, address) for name, address in inv.addresses.items()]
+
+
+class Outsider:
+    """A machine on the lab network that is not a node: a container of this machine's
+    engine at a spare address of the lab network, running the node image's python3.
+    The nodes' fence (roles/firewall) must keep it away from the control plane."""
+
+    name = "lab-outsider"
+
+    def __init__(self, release, last_octet=99):
+        net = yaml.safe_load((ROOT / "inventory" / "group_vars" / "local_lab.yml").read_text())["lab_network"]
+        self.address = str(ipaddress.ip_network(net["subnet"]).network_address + last_octet)
+        docker_host("rm", "-f", self.name, timeout=60)
+        docker_host("run", "-d", "--rm", "--name", self.name, "--network", net["name"], "--ip", self.address,
+                    "--entrypoint", "sleep", f"lab-node:{release}", "1800")
+
+    def connects(self, address, port, timeout=3):
+        """True when a TCP connection to address:port is accepted within timeout seconds."""
+        return subprocess.run(["docker", "exec", self.name, "python3", "-c", CONNECT, address, str(port),
+                               str(timeout)], capture_output=True, timeout=timeout + 30, check=False).returncode == 0
+
+    def send_udp(self, address, port, count=5):
+        subprocess.run(["docker", "exec", self.name, "python3", "-c", SEND_UDP, address, str(port), str(count)],
+                       check=True, capture_output=True, timeout=30)
+
+    def fetch(self, url):
+        return subprocess.run(["docker", "exec", self.name, "python3", "-c", FETCH, url], capture_output=True,
+                              text=True, timeout=30, check=False).stdout
+
+    def remove(self):
+        docker_host("rm", "-f", self.name, timeout=60)
+
+
+CONNECT = "import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), float(sys.argv[3])).close()"
+SEND_UDP = ("import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "for _ in range(int(sys.argv[3])): s.sendto(b'lab-outsider', (sys.argv[1], int(sys.argv[2])))")
+FETCH = "import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
+
+
+def node_connects(node, address, port, timeout=3):
+    """True when node opens a TCP connection to address:port (from its lab address when it is another node)."""
+    return node.run("python3 -c %s %s %s %s", CONNECT, address, str(port), str(timeout)).rc == 0
 
 
 def docker_host(*args, timeout=180):

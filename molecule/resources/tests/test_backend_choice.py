@@ -15,6 +15,7 @@ def _snapshot(node):
     return (
         node.check("sha256sum /etc/docker/daemon.json"),
         node.check("systemctl show -p ActiveEnterTimestamp docker"),
+        node.check("sha256sum /etc/lab/pki/*"),
     )
 
 
@@ -23,7 +24,7 @@ def before(nodes):
     snap = {n.name: _snapshot(n) for n in nodes}
     yield snap
     for n in nodes:
-        assert _snapshot(n) == snap[n.name], f"{n.name}: daemon.json or dockerd changed"
+        assert _snapshot(n) == snap[n.name], f"{n.name}: daemon.json, dockerd or a certificate changed"
 
 
 @pytest.mark.backend("swarm")
@@ -41,24 +42,29 @@ def test_cluster_store_accepted_below_docker_23(node1, before):
     assert re.search(rf"{node1.name}\s*:.*changed=0", out), out
 
 
-def test_advertise_address_must_be_on_the_node(before):
-    rc, out = run_playbook(OVERLAY, "-e", "lab_address=192.0.2.77")
+# pki.yml: the certificates' SANs come from it, and nothing is issued for it.
+@pytest.mark.parametrize("playbook", [OVERLAY, "playbooks/pki.yml"])
+def test_advertise_address_must_be_on_the_node(before, playbook):
+    rc, out = run_playbook(playbook, "-e", "lab_address=192.0.2.77")
     assert rc != 0
     assert "lab_address: 192.0.2.77 is not an address of" in out, out
 
 
 @pytest.mark.backend("cluster-store")
 def test_cluster_store_refused_without_etcd_v2(node1, before):
-    # A throwaway etcd on loopback with the v2 API off, beside the real one.
+    # A throwaway etcd on loopback with the v2 API off, beside the real one, on the
+    # member's certificate (its SANs include 127.0.0.1) like the real one.
+    pki = "/etc/lab/pki"
     node1.check(
         "systemd-run --unit lab-etcd-nov2 --uid etcd /usr/bin/etcd --name nov2 --data-dir /tmp/etcd-nov2"
-        " --listen-client-urls http://127.0.0.1:12379 --advertise-client-urls http://127.0.0.1:12379"
+        " --listen-client-urls https://127.0.0.1:12379 --advertise-client-urls https://127.0.0.1:12379"
+        f" --cert-file {pki}/etcd.crt --key-file {pki}/etcd.key --trusted-ca-file {pki}/ca.crt --client-cert-auth"
         " --listen-peer-urls http://127.0.0.1:12380 --initial-advertise-peer-urls http://127.0.0.1:12380"
         " --initial-cluster nov2=http://127.0.0.1:12380 --enable-v2=false"
     )
     try:
-        node1.check("for i in $(seq 30); do python3 -c 'import urllib.request as u;"
-                    " u.urlopen(\"http://127.0.0.1:12379/version\")' 2>/dev/null && exit 0; sleep 1; done; exit 1")
+        node1.check("for i in $(seq 30); do lab-etcdctl --endpoints=https://127.0.0.1:12379 endpoint health"
+                    " >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1")
         rc, out = run_playbook(OVERLAY, "--limit", node1.name, "-e", "overlay_backend_etcd_port=12379")
         assert rc != 0
         assert "serves no v2 API" in out and "etcd_enable_v2: true" in out, out

@@ -7,14 +7,15 @@ from labkit import Inventory, retry, run_playbook
 
 NODES = Inventory().addresses
 
-V3 = "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 "
-V2 = "ETCDCTL_API=2 etcdctl --endpoints=http://127.0.0.1:2379 "
+# The etcd role's wrapper: the member's client certificate and its local endpoint.
+V3 = "lab-etcdctl "
+V2 = "ETCDCTL_API=2 lab-etcdctl "
 
 
 def test_members_are_the_nodes(host):
     members = json.loads(host.check_output(V3 + "member list -w json"))["members"]
     got = {m["name"]: m["peerURLs"] for m in members}
-    assert got == {n: [f"http://{a}:2380"] for n, a in NODES.items()}
+    assert got == {n: [f"https://{a}:2380"] for n, a in NODES.items()}
 
 
 def test_v2_api_served_only_for_the_cluster_store(host):
@@ -31,7 +32,7 @@ def test_healthy_through_v3(host):
     res = host.run(V3 + "endpoint health --cluster")
     assert res.rc == 0, res.stdout + res.stderr
     for address in NODES.values():
-        assert f"http://{address}:2379 is healthy" in res.stdout + res.stderr
+        assert f"https://{address}:2379 is healthy" in res.stdout + res.stderr
 
 
 def test_listens_only_on_lab_and_loopback(host):
@@ -57,6 +58,6 @@ def test_member_with_wiped_data_rejoins(node1, node2):
     assert sorted(m["name"] for m in members) == sorted(NODES)
     assert retry(lambda: node2.run(V3 + "endpoint health --cluster").rc == 0)
     # node2 serves the data again from its own copy (serializable read).
-    local = f"ETCDCTL_API=3 etcdctl --endpoints=http://{node2.address}:2379 "
+    local = f"lab-etcdctl --endpoints=https://{node2.address}:2379 "
     assert node2.check(local + f"get {key} --print-value-only --consistency=s").strip() == "survived"
     node1.check(V3 + f"del {key}")

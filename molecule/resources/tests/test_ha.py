@@ -29,7 +29,7 @@ from test_app import fetch, hits, parse, wait_healthy
 
 pytestmark = [pytest.mark.lab("ha"), pytest.mark.disruptive]
 
-V3 = "ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 "
+V3 = "lab-etcdctl "
 
 
 def _members(node):
@@ -37,7 +37,7 @@ def _members(node):
 
 
 def _healthy(node, among):
-    urls = ",".join(f"http://{n.address}:2379" for n in among)
+    urls = ",".join(f"https://{n.address}:2379" for n in among)
     return node.run(V3 + "endpoint health --endpoints=" + urls).rc == 0
 
 
@@ -87,7 +87,7 @@ def test_a_node_down(index, nodes, app_node, redis_node, base_url):
     down.power_off()
     try:
         assert retry(lambda: _healthy(up[0], up), attempts=15), f"etcd on {[n.name for n in up]} is not healthy"
-        assert up[0].run("ETCDCTL_API=2 etcdctl --endpoints=http://127.0.0.1:2379 ls /docker").rc == 0
+        assert up[0].run("ETCDCTL_API=2 lab-etcdctl ls /docker").rc == 0
         assert _pair_pings(up[0], up[1]), f"demo does not carry traffic between {up[0].name} and {up[1].name}"
         if down is redis_node:
             # site.yml with a node down: that node unreachable, the others converged, in bounded time.
@@ -127,7 +127,7 @@ def test_wiped_member_rejoins_as_a_new_member(nodes):
     assert new[node.name] != old[node.name], "the wiped member came back under its old ID"
     assert retry(lambda: _healthy(nodes[0], nodes))
     assert "tocommit" not in node.check("journalctl -u etcd -n 200 --no-pager")
-    local = f"ETCDCTL_API=3 etcdctl --endpoints=http://{node.address}:2379 "
+    local = f"lab-etcdctl --endpoints=https://{node.address}:2379 "
     assert node.check(local + f"get {key} --print-value-only --consistency=s").strip() == "survived"
     nodes[0].check(V3 + f"del {key}")
 

@@ -48,10 +48,10 @@ def test_demo_is_an_overlay_on_every_node(nodes, demo_pair):
 def test_demo_is_recorded_in_etcd(node1, nodes):
     if node1.backend() != "cluster-store":
         # Swarm keeps networks in its own raft store: Docker writes nothing to etcd.
-        keys = node1.check("ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 get --prefix /docker --keys-only")
+        keys = node1.check("lab-etcdctl get --prefix /docker --keys-only")
         assert keys.strip() == ""
         return
-    v2 = "ETCDCTL_API=2 etcdctl --endpoints=http://127.0.0.1:2379 "
+    v2 = "ETCDCTL_API=2 lab-etcdctl "
     net_id = _inspect(node1, "demo")["Id"]
     record = json.loads(node1.check(v2 + f"get /docker/network/v1.0/network/{net_id}"))
     assert record["name"] == "demo" and record["networkType"] == "overlay"

@@ -11,8 +11,9 @@ import time
 import uuid
 
 import pytest
-from labkit import ROOT, ansible_env, assert_converged, retry, run_playbook
+from labkit import ROOT, Outsider, ansible_env, assert_converged, retry, run_playbook
 from test_app import fetch, hits, parse, wait_healthy
+from test_firewall import assert_fenced
 
 # The two-node lab on both backends; the three-node lab has its own (test_ha.py).
 pytestmark = [pytest.mark.disruptive, pytest.mark.lab("lab")]
@@ -82,11 +83,16 @@ def _power_cycle_heals_unattended(node, nodes, app_node, base_url):
     assert after == before + 1, f"after {node.name} lost power the counter went from {before} to {after}"
 
 
-def test_power_loss_of_each_node_heals_unattended(nodes, app_node, base_url):
+def test_power_loss_of_each_node_heals_unattended(nodes, app_node, base_url, inventory):
     for n in nodes:
         n.tools_image()  # loaded before the power loss, as any image the user has
-    for node in nodes:
-        _power_cycle_heals_unattended(node, nodes, app_node, base_url)
+    outsider = Outsider(nodes[0].release())
+    try:
+        for node in nodes:
+            _power_cycle_heals_unattended(node, nodes, app_node, base_url)
+            assert_fenced(outsider, nodes, node, inventory)  # the fence is back with the node
+    finally:
+        outsider.remove()
     rc, out = run_playbook("site.yml")
     assert_converged(rc, out, what="site.yml after every node lost power once")
     rc, out = run_playbook("site.yml")

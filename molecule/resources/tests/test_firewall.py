@@ -1,0 +1,87 @@
+"""The fence (roles/firewall): the control plane's ports answer the lab's nodes and no one else.
+
+The outsider is a container on the lab network at a non-node address
+(.99): it must not reach etcd, serf, swarm or VXLAN on any node, while a
+node reaches the same ports and the outsider still gets the app's page.
+"""
+
+import json
+
+import pytest
+from labkit import Outsider, node_connects, retry, run_playbook
+
+TCP = (2379, 2380, 7946)
+
+
+@pytest.fixture(scope="module")
+def outsider(node1):
+    box = Outsider(node1.release())
+    yield box
+    box.remove()
+
+
+def _tcp_ports(node, inventory):
+    ports = list(TCP)
+    if node.backend() == "swarm" and node.name in inventory.group("swarm_managers"):
+        ports.append(2377)
+    return ports
+
+
+def _peer(nodes, node):
+    return next(n for n in nodes if n.name != node.name)
+
+
+def _udp_drops(node):
+    """Packets the fence's UDP rule dropped on node (its counter)."""
+    chain = json.loads(node.check("nft -j list chain inet lab_fence input"))["nftables"]
+    for item in chain:
+        rule = item.get("rule")
+        if rule and "udp" in json.dumps(rule["expr"]):
+            return next(e["counter"]["packets"] for e in rule["expr"] if "counter" in e)
+    raise AssertionError(f"{node.name}: no UDP rule in table inet lab_fence: {chain}")
+
+
+def assert_fenced(outsider, nodes, node, inventory):
+    for port in _tcp_ports(node, inventory):
+        peer = _peer(nodes, node)
+        assert node_connects(peer, node.address, port), f"{peer.name} cannot reach {node.name}:{port}"
+        assert not outsider.connects(node.address, port), f"{outsider.address} reached {node.name}:{port}"
+
+
+def test_outsider_cannot_reach_the_control_plane_a_node_can(outsider, nodes, inventory):
+    for node in nodes:
+        assert_fenced(outsider, nodes, node, inventory)
+
+
+def test_outsider_vxlan_and_serf_datagrams_are_dropped(outsider, nodes):
+    for node in nodes:
+        before = _udp_drops(node)
+        for port in (4789, 7946):
+            outsider.send_udp(node.address, port, count=5)
+        assert _udp_drops(node) >= before + 10, f"{node.name}: the outsider's datagrams were not dropped"
+
+
+def test_outsider_still_gets_the_app(outsider, base_url):
+    assert "Hello Container World!" in outsider.fetch(base_url + "/")
+
+
+def test_fence_survives_a_dockerd_restart(outsider, nodes, node1, inventory, base_url):
+    node1.check("systemctl restart docker")
+    assert retry(lambda: node1.run("docker info").rc == 0, attempts=30), f"{node1.name}: dockerd did not come back"
+    assert_fenced(outsider, nodes, node1, inventory)
+    assert retry(lambda: "Hello Container World!" in outsider.fetch(base_url + "/"), attempts=30)
+
+
+# The rules are the role's, not the lab's: checked once, on the tutorial's lab.
+@pytest.mark.lab("lab")
+@pytest.mark.backend("cluster-store")
+@pytest.mark.parametrize("extra, field", [
+    ('{"firewall_fenced_ports": {"tcp": [2379, 70000]}}', "firewall_fenced_ports"),
+    ('{"firewall_fenced_ports": {"sctp": [2379]}}', "firewall_fenced_ports"),
+    ('{"firewall_allowed_addresses": ["192.168.205.300"]}', "firewall_allowed_addresses"),
+])
+def test_bad_fence_input_stops_before_any_change(nodes, extra, field):
+    before = {n.name: n.check("sha256sum /etc/lab-fence.nft") for n in nodes}
+    rc, out = run_playbook("playbooks/firewall.yml", "-e", extra)
+    assert rc != 0 and field in out, f"{extra} was not refused naming {field}:\n{out[-2000:]}"
+    assert {n.name: n.check("sha256sum /etc/lab-fence.nft") for n in nodes} == before
