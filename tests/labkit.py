@@ -238,6 +238,13 @@ def changed_tasks(data):
             for host, result in task["hosts"].items() if result.get("changed")}
 
 
+def failed_tasks(data):
+    """[(host, task name, message)] of every task that failed (not ignored) in a JSON-callback run."""
+    return [(host, task["task"]["name"], str(result.get("msg") or result.get("stderr") or "")[:600])
+            for play in data.get("plays", []) for task in play["tasks"]
+            for host, result in task["hosts"].items() if result.get("failed") and not result.get("ignore_errors")]
+
+
 def check_then_apply(playbook, *args, lab=None, inventory=None):
     """Run a playbook in check mode with --diff, then for real.
 
@@ -248,7 +255,8 @@ def check_then_apply(playbook, *args, lab=None, inventory=None):
     for mode in (["--check", "--diff"], []):
         rc, data, err = run_playbook_json(playbook, *mode, *args, lab=lab, inventory=inventory)
         failed = {h: s for h, s in data.get("stats", {}).items() if s.get("failures") or s.get("unreachable")}
-        assert rc == 0 and not failed, f"{playbook} {' '.join(mode)} failed (rc={rc}): {failed}\n{err[-3000:]}"
+        assert rc == 0 and not failed, (f"{playbook} {' '.join(mode)} failed (rc={rc}): {failed}\n"
+                                         f"{failed_tasks(data)}\n{err[-3000:]}")
         runs.append(changed_tasks(data))
     return tuple(runs)
 
