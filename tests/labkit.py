@@ -255,8 +255,8 @@ def check_then_apply(playbook, *args, lab=None, inventory=None):
     for mode in (["--check", "--diff"], []):
         rc, data, err = run_playbook_json(playbook, *mode, *args, lab=lab, inventory=inventory)
         failed = {h: s for h, s in data.get("stats", {}).items() if s.get("failures") or s.get("unreachable")}
-        assert rc == 0 and not failed, (f"{playbook} {' '.join(mode)} failed (rc={rc}): {failed}\n"
-                                         f"{failed_tasks(data)}\n{err[-3000:]}")
+        what = f"{playbook} {' '.join(mode)} failed (rc={rc}): {failed}\n{failed_tasks(data)}\n{err[-3000:]}"
+        assert rc == 0 and not failed, what
         runs.append(changed_tasks(data))
     return tuple(runs)
 
