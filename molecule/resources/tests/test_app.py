@@ -224,6 +224,40 @@ def test_counter_survives_restart_and_recreation(app_node, redis_node, base_url)
     assert m == n + 1, f"after recreating redis the counter went from {n} to {m}"
 
 
+def redis_endpoint_record(redis_node):
+    """(etcd v2 key, value) of redis's endpoint on `demo` in the cluster store."""
+    nid = redis_node.check("docker network inspect -f '{{.Id}}' demo").strip()
+    keys = redis_node.check("ETCDCTL_API=2 lab-etcdctl ls /docker/network/v1.0/endpoint/%s", nid).split()
+    for key in keys:
+        value = redis_node.check("ETCDCTL_API=2 lab-etcdctl get %s", key).strip()
+        if json.loads(value).get("name") == REDIS_CONTAINER:
+            return key, value
+    return None, None
+
+
+@pytest.mark.lab("lab")
+@pytest.mark.backend("cluster-store")
+def test_a_start_refused_for_a_stale_endpoint_is_repaired_by_the_play(app_node, redis_node, base_url):
+    """A start the store refuses leaves the endpoint's record behind; the next start then fails with
+    "endpoint with name redis already exists". app.yml repairs it (overlay-recover) and keeps the counter."""
+    wait_healthy(app_node, base_url)
+    before = hits(redis_node)
+    key, value = redis_endpoint_record(redis_node)
+    assert key, "redis's endpoint is not recorded in etcd"
+    redis_node.check("docker rm -f %s", REDIS_CONTAINER)
+    redis_node.check("ETCDCTL_API=2 lab-etcdctl set %s %s", key, value)  # the record a refused start leaves
+
+    rc, out = run_playbook("playbooks/app.yml", "-v")  # -v: overlay-recover's output
+    assert_converged(rc, out, what="playbooks/app.yml")
+    rescued = re.search(rf"^{re.escape(redis_node.name)}\s+:.*rescued=(\d+)", out, re.M)
+    assert rescued and rescued[1] == "1", f"app.yml met no refused start on {redis_node.name}:\n{out[-3000:]}"
+    assert "overlay-recover: removed the stale endpoint redis from demo" in out, out[-3000:]
+    assert redis_running(redis_node), f"{redis_node.name}: redis not healthy after the repair"
+    wait_healthy(app_node, base_url)
+    n = parse(*fetch(app_node, base_url + "/")[0])[0]
+    assert n == before + 1, f"across the repair the counter went from {before} to {n}"
+
+
 def test_healthz_503_when_redis_is_stopped(app_node, redis_node, base_url):
     wait_healthy(app_node, base_url)
     redis_node.check("docker stop %s", REDIS_CONTAINER)
