@@ -65,6 +65,7 @@ def test_outsider_still_gets_the_app(outsider, base_url):
     assert "Hello Container World!" in outsider.fetch(base_url + "/")
 
 
+@pytest.mark.lab("lab")  # the same unit and table on every lab
 def test_fence_survives_a_dockerd_restart(outsider, nodes, node1, inventory, base_url):
     node1.check("systemctl restart docker")
     assert retry(lambda: node1.run("docker info").rc == 0, attempts=30), f"{node1.name}: dockerd did not come back"

@@ -167,6 +167,7 @@ def scratch(node1, node2):
         node.run("pkill -f tls-test/serve; rm -rf /root/tls-test")
 
 
+@pytest.mark.lab("lab")  # the CA and the checks are the same on every lab
 def test_a_client_certificate_from_another_ca_is_refused(node1, node2, scratch):
     other_ca = _cert("Another CA", ca=True)
     cert, key = _cert("intruder", issuer=other_ca[:2])[2:]
@@ -209,6 +210,7 @@ with open(sys.argv[3], "a", buffering=1) as log:
 """
 
 
+@pytest.mark.lab("lab")  # the CA and the checks are the same on every lab
 def test_a_server_certificate_for_another_address_is_refused(node1, scratch):
     """Signed by the lab's CA, but for 192.168.205.99: etcdctl refuses it at 127.0.0.1."""
     cert, key = _cert("not-this-node", issuer=_lab_ca(), san_ips=["192.168.205.99"])[2:]
