@@ -145,32 +145,6 @@ def test_site_yml_repairs_what_the_unit_did_not(app_node, redis_node, base_url, 
     assert_converged(rc, out, changed=0, what="the second site.yml")
 
 
-@pytest.mark.backend("cluster-store")
-def test_a_thread_left_in_a_removed_overlay_is_repaired(app_node, base_url, nodes):
-    """Docker 20.10 leaves a dockerd thread in the namespace of an overlay it removed from a node;
-    overlay-recover finds it and overlay.yml restarts that dockerd, with the counter kept."""
-    net, name = f"lab-gone-{uuid.uuid4().hex[:6]}", f"g{uuid.uuid4().hex[:6]}"
-    app_node.check("docker network create -d overlay %s", net)
-    try:
-        app_node.check("docker run -d --pull never --name %s --network %s %s sleep infinity",
-                       name, net, app_node.tools_image())
-        app_node.check("docker rm -f %s", name)  # its last container: dockerd removes the namespace
-    finally:
-        app_node.run("docker network rm %s", net)
-    check = json.loads(app_node.check("overlay-recover --check"))
-    assert check["restart_dockerd"] is True, f"no thread left in the removed namespace: {check}"
-    count = _counter(nodes, app_node, base_url, app_node)
-    rc, out = run_playbook("playbooks/overlay.yml", "-v")
-    assert_converged(rc, out, what="overlay.yml with a thread left in a removed namespace")
-    assert "a dockerd thread is still in the namespace of a removed overlay; restarting dockerd" in out, out[-3000:]
-    for node in nodes:
-        assert json.loads(node.check("overlay-recover --check"))["restart_dockerd"] is False, node.name
-    wait_healthy(app_node, base_url)
-    assert _counter(nodes, app_node, base_url, app_node) == count + 1
-    rc, out = run_playbook("playbooks/overlay.yml")
-    assert_converged(rc, out, changed=0, what="the second overlay.yml")
-
-
 def test_host_restart_make_lab_starts_the_same_nodes(nodes, app_node, redis_node, base_url, inventory):
     """The host restarts: the nodes are stopped (with their stop timeout); `make lab` starts them again."""
     ids = {n.name: n.container_id() for n in nodes}
