@@ -56,7 +56,7 @@ def _pair_pings(a, b):
             node.run("docker rm -f %s", name)
             # A node with no other container on demo (node3) now has a dockerd thread left in
             # demo's removed namespace (Docker 20.10): repaired as docs/recovery.md says.
-            node.check("overlay-recover --repair --thread")
+            node.check("overlay-recover --repair")
 
 
 def _state(node):
@@ -122,10 +122,10 @@ def test_a_thread_left_in_demo_on_a_node_without_containers_is_found_and_repaire
     name = f"t{uuid.uuid4().hex[:6]}"
     node.check("docker run -d --pull never --name %s --network demo %s sleep 300", name, node.tools_image())
     node.check("docker rm -f %s", name)
-    assert json.loads(node.check("overlay-recover --check"))["stray_thread"] is True, "no thread was left"
+    assert json.loads(node.check("overlay-recover --check"))["restart_dockerd"] is True, "no thread was left"
     assert "a dockerd thread is still in the namespace of a removed overlay; restarting dockerd" in node.check(
-        "overlay-recover --repair --thread")
-    assert json.loads(node.check("overlay-recover --check"))["stray_thread"] is False
+        "overlay-recover --repair")
+    assert json.loads(node.check("overlay-recover --check"))["restart_dockerd"] is False
     assert _pair_pings(node, nodes[0]), f"{node.name} is not back on demo after the repair"
 
 
