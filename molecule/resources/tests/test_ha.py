@@ -52,10 +52,11 @@ def _pair_pings(a, b):
         b.check(run, names[1], b.tools_image())
         return retry(lambda: a.run("docker exec %s ping -c 1 -W 2 %s", names[0], names[1]).rc == 0, attempts=15)
     finally:
-        for node, name in zip((a, b), names):
-            node.run("docker rm -f %s", name)
-            # A node with no other container on demo (node3) now has a dockerd thread left in
-            # demo's removed namespace (Docker 20.10): repaired as docs/recovery.md says.
+        a.run("docker rm -f %s", names[0])
+        b.run("docker rm -f %s", names[1])
+        # A node with no other container on demo (node3) now has a dockerd thread left in
+        # demo's removed namespace (Docker 20.10): repaired as docs/recovery.md says.
+        for node in (a, b):
             node.check("overlay-recover --repair")
 
 
