@@ -248,19 +248,30 @@ def _serial(node, address, port):
     return x509.load_pem_x509_certificate(out.encode()).serial_number
 
 
+def _days_left(nodes):
+    """The most whole days any node certificate has left (an earlier run in this clone may have issued long ones)."""
+    from cryptography import x509
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return max((x509.load_pem_x509_certificate(n.check("cat %s/%s.crt", PKI, name).encode()).not_valid_after_utc
+                - now).days for n in nodes for name in ("docker-etcd-client", "etcd", "etcdctl"))
+
+
 @pytest.mark.lab("lab")
 @pytest.mark.backend("cluster-store")
 @pytest.mark.disruptive
 def test_certificates_near_expiry_are_issued_again(nodes, node1, node2, base_url):
-    """Every certificate has fewer days left than pki_renew_days=400: all are issued again, etcd serves
+    """Every certificate has fewer days left than pki_renew_days: all are issued again, etcd serves
     the new ones without a restart, dockerd restarts to read its own, the overlay keeps working."""
+    renew = _days_left(nodes) + 1
+    near_expiry = ("-e", f"pki_renew_days={renew}", "-e", f"pki_cert_days={renew + 30}")
     before = {n.name: n.check("sha256sum %s/*.crt", PKI) for n in nodes}
     served = {n.name: (_serial(n, n.address, 2379), _serial(n, n.address, 2380)) for n in nodes}
     started = {n.name: n.check("systemctl show -p ActiveEnterTimestampMonotonic --value docker") for n in nodes}
     count = parse(*fetch(node2, base_url + "/")[0])[0]
     for playbook in ("playbooks/etcd.yml", "playbooks/overlay.yml"):
-        rc, out = run_playbook(playbook, "-e", "pki_renew_days=400", "-e", "pki_cert_days=500")
-        assert_converged(rc, out, what=f"{playbook} with pki_renew_days=400")
+        rc, out = run_playbook(playbook, *near_expiry)
+        assert_converged(rc, out, what=f"{playbook} with pki_renew_days={renew}")
     for n in nodes:
         now = n.check("sha256sum %s/*.crt", PKI).splitlines()
         changed = [a.split()[1] for a, b in zip(before[n.name].splitlines(), now) if a != b]
