@@ -248,6 +248,27 @@ def _serial(node, address, port):
     return x509.load_pem_x509_certificate(out.encode()).serial_number
 
 
+@pytest.mark.lab("lab")  # the same role on every lab
+def test_a_lost_file_or_key_comes_back_and_nothing_else_changes(node1, node2):
+    """A re-run reads what is there: a key deleted on a node and a file's changed mode are put back, a key
+    lost on the controller gets its certificate issued again (only that one), the next run changes nothing."""
+    certs = {n.name: n.check("sha256sum %s/*.crt", PKI).splitlines() for n in (node1, node2)}
+    node2.check("rm %s/etcdctl.key", PKI)
+    node1.check("chmod 0640 %s/ca.crt", PKI)
+    (CACHE / "pki" / INVENTORY.lab / node1.name / "etcdctl.key").unlink()
+    rc, out = run_playbook("playbooks/pki.yml")
+    assert_converged(rc, out, what="pki.yml after a key and a mode were lost")
+    assert node2.check("stat -c %s %s/etcdctl.key", "%a", PKI).strip() == "600"
+    assert node1.check("stat -c %s %s/ca.crt", "%a", PKI).strip() == "644"
+    for n in (node1, node2):
+        now = n.check("sha256sum %s/*.crt", PKI).splitlines()
+        issued = [a.split()[1] for a, b in zip(certs[n.name], now) if a != b]
+        assert issued == ([f"{PKI}/etcdctl.crt"] if n is node1 else []), f"{n.name}: issued again: {issued}"
+    node1.check("lab-etcdctl endpoint health")  # the new certificate and key belong together
+    rc, out = run_playbook("playbooks/pki.yml")
+    assert_converged(rc, out, changed=0, what="pki.yml once more")
+
+
 def _days_left(nodes):
     """The most whole days any node certificate has left (an earlier run in this clone may have issued long ones)."""
     from cryptography import x509
