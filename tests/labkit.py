@@ -38,6 +38,13 @@ def inventory_path(lab=None):
     return ROOT / "inventory" / (lab or lab_name())
 
 
+def scenario(lab, backend):
+    """The molecule scenario a lab is: default (two nodes, cluster-store), swarm (two nodes), ha (three nodes)."""
+    if lab == "ha":
+        return "ha"
+    return "swarm" if backend == "swarm" else "default"
+
+
 class Inventory:
     """Groups and node addresses of inventory/<lab>/hosts.yml (plain YAML, children resolved)."""
 
@@ -127,6 +134,80 @@ def lab_nodes(lab=None):
     return [Node(name, address) for name, address in inv.addresses.items()]
 
 
+# ----------------------------------------------------------------- the app
+
+APP_CONTAINER = "app"
+REDIS_CONTAINER = "redis"
+MESSAGE = re.compile(r"\AHello Container World! I have been seen (\d+) times and my hostname is (\S+)\.\n\Z")
+
+# Runs on a node: GET each URL in argv[1:] in order, print [[status, body], ...] as JSON.
+FETCH_ALL = """
+import json, sys, urllib.error, urllib.request
+out = []
+for url in sys.argv[1:]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            out.append([r.status, r.read().decode()])
+    except urllib.error.HTTPError as e:
+        out.append([e.code, e.read().decode()])
+    except OSError as e:
+        out.append([-1, repr(e)])
+print(json.dumps(out))
+"""
+
+
+def fetch(node, *urls):
+    """GET urls in order from `node` itself; [(status, body), ...]."""
+    return [tuple(r) for r in json.loads(node.check("python3 -c %s " + " ".join(["%s"] * len(urls)), FETCH_ALL, *urls))]
+
+
+def parse(status, body):
+    """(count, hostname) of the app's answer; fails on anything else."""
+    assert status == 200, f"GET / answered {status}: {body!r}"
+    m = MESSAGE.match(body)
+    assert m, f"GET / answered an unexpected body: {body!r}"
+    return int(m.group(1)), m.group(2)
+
+
+def count(node, base_url):
+    """One GET / from node; the count it answered (the counter goes up by one)."""
+    return parse(*fetch(node, base_url + "/")[0])[0]
+
+
+def hits(redis_node):
+    """The counter as redis holds it (read without incrementing)."""
+    out = redis_node.check("docker exec %s redis-cli --raw get hits", REDIS_CONTAINER).strip()
+    return int(out or 0)
+
+
+def healthz(node, base_url):
+    return fetch(node, base_url + "/healthz")[0]
+
+
+def wait_healthy(node, base_url, attempts=30):
+    status = retry(lambda: healthz(node, base_url)[0] == 200, attempts=attempts, delay=2)
+    assert status, f"{node.name}: {base_url}/healthz never answered 200, last: {healthz(node, base_url)}"
+
+
+def redis_running(redis_node):
+    res = redis_node.run("docker inspect -f '{{.State.Running}} {{.State.Health.Status}}' %s", REDIS_CONTAINER)
+    return res.rc == 0 and res.stdout.split() == ["true", "healthy"]
+
+
+def should_run_on_demo(node):
+    """Names of the node's running containers on `demo` with a restart policy that keeps them running."""
+    names = []
+    for cid in node.check("docker ps -aq --filter network=demo").split():
+        c = json.loads(node.check("docker inspect %s", cid))[0]
+        if c["HostConfig"]["RestartPolicy"]["Name"] in ("always", "unless-stopped") and c["State"]["Running"]:
+            names.append(c["Name"].lstrip("/"))
+    return sorted(names)
+
+
+def running(node, names):
+    return all(node.run("docker inspect -f '{{.State.Running}}' %s", n).stdout.strip() == "true" for n in names)
+
+
 class Outsider:
     """A machine on the lab network that is not a node: a container of this machine's
     engine at a spare address of the lab network, running the node image's python3.
@@ -167,6 +248,20 @@ FETCH = "import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], ti
 def node_connects(node, address, port, timeout=3):
     """True when node opens a TCP connection to address:port (from its lab address when it is another node)."""
     return node.run("python3 -c %s %s %s %s", CONNECT, address, str(port), str(timeout)).rc == 0
+
+
+FENCED_TCP = (2379, 2380, 7946)
+
+
+def assert_fenced(outsider, nodes, node, inventory):
+    """Another node reaches node's control-plane ports, the outsider does not."""
+    ports = list(FENCED_TCP)
+    if node.backend() == "swarm" and node.name in inventory.group("swarm_managers"):
+        ports.append(2377)
+    peer = next(n for n in nodes if n.name != node.name)
+    for port in ports:
+        assert node_connects(peer, node.address, port), f"{peer.name} cannot reach {node.name}:{port}"
+        assert not outsider.connects(node.address, port), f"{outsider.address} reached {node.name}:{port}"
 
 
 def docker_host(*args, timeout=180):

@@ -1,27 +1,40 @@
-"""Fixtures of the molecule scenarios' tests: the lab's nodes, drawn from its inventory (labkit)."""
+"""Fixtures of the molecule scenarios' tests: the lab's nodes, drawn from its inventory (labkit).
+
+Which scenario a test runs in is written on the test: ``@pytest.mark.scenarios("default", "swarm")``;
+a test without the mark runs in every scenario. The scenario is read from the lab under test (its
+inventory and overlay backend), so the same selection holds for `make verify` against `make lab`.
+"""
 
 import pytest
-from labkit import Inventory, Node, lab_nodes
+from labkit import Inventory, Node, lab_nodes, scenario
 
 INVENTORY = Inventory()
+SCENARIOS = ("default", "ha", "swarm")
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "backend(name): runs only where the lab uses this overlay backend")
-    config.addinivalue_line("markers", "lab(name): runs only on this lab (inventory/<name>)")
+    config.addinivalue_line("markers", "scenarios(*names): runs only in these molecule scenarios "
+                                       "(default: two nodes, cluster-store; ha: three nodes; swarm: two nodes, swarm)")
     config.addinivalue_line("markers", "disruptive: restarts or powers off nodes; runs after every other test")
+    config.addinivalue_line("markers", "last: the scenario's final proof; runs after the disruptive tests")
+
+
+def _order(item):
+    return (item.get_closest_marker("last") is not None, item.get_closest_marker("disruptive") is not None)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Deselect (neither run nor counted) tests written for another backend or lab; disruptive tests last."""
-    here = {"backend": lab_nodes()[0].backend(), "lab": INVENTORY.lab}
+    """Deselect (neither run nor counted) tests of other scenarios; disruptive tests, then the final proof, last."""
+    here = scenario(INVENTORY.lab, lab_nodes()[0].backend())
     keep, drop = [], []
     for item in items:
-        other = [m for kind in here for m in item.iter_markers(kind) if m.args[0] != here[kind]]
-        (drop if other else keep).append(item)
+        mark = item.get_closest_marker("scenarios")
+        if mark and not set(mark.args) <= set(SCENARIOS):
+            raise pytest.UsageError(f"{item.nodeid}: unknown scenario in {mark.args}")
+        (keep if mark is None or here in mark.args else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-    items[:] = sorted(keep, key=lambda item: item.get_closest_marker("disruptive") is not None)
+    items[:] = sorted(keep, key=_order)
 
 
 @pytest.fixture(scope="session")

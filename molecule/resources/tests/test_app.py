@@ -10,27 +10,22 @@ import subprocess
 import time
 
 import pytest
-from labkit import ROOT, Inventory, Node, assert_converged, retry, run_playbook
-
-APP_PORT = 5000
-APP_CONTAINER = "app"
-REDIS_CONTAINER = "redis"
-MESSAGE = re.compile(r"\AHello Container World! I have been seen (\d+) times and my hostname is (\S+)\.\n\Z")
-
-# Runs on a node: GET each URL in argv[1:] in order, print [[status, body], ...] as JSON.
-FETCH = """
-import json, sys, urllib.error, urllib.request
-out = []
-for url in sys.argv[1:]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            out.append([r.status, r.read().decode()])
-    except urllib.error.HTTPError as e:
-        out.append([e.code, e.read().decode()])
-    except OSError as e:
-        out.append([-1, repr(e)])
-print(json.dumps(out))
-"""
+from labkit import (
+    APP_CONTAINER,
+    REDIS_CONTAINER,
+    ROOT,
+    Inventory,
+    Node,
+    assert_converged,
+    fetch,
+    healthz,
+    hits,
+    parse,
+    redis_running,
+    retry,
+    run_playbook,
+    wait_healthy,
+)
 
 # Runs on a node: COUNT concurrent GETs of URL from a bounded pool, print [[status, body], ...].
 LOAD = """
@@ -50,40 +45,8 @@ with ThreadPoolExecutor(threads) as pool:
 """
 
 
-def fetch(node, *urls):
-    """GET urls in order from `node` itself; [(status, body), ...]."""
-    return [tuple(r) for r in json.loads(node.check("python3 -c %s " + " ".join(["%s"] * len(urls)), FETCH, *urls))]
-
-
-def hits(redis_node):
-    """The counter as redis holds it (read without incrementing)."""
-    out = redis_node.check("docker exec %s redis-cli --raw get hits", REDIS_CONTAINER).strip()
-    return int(out or 0)
-
-
 def app_hostname(app_node):
     return json.loads(app_node.check("docker inspect %s", APP_CONTAINER))[0]["Config"]["Hostname"]
-
-
-def parse(status, body):
-    assert status == 200, f"GET / answered {status}: {body!r}"
-    m = MESSAGE.match(body)
-    assert m, f"GET / answered an unexpected body: {body!r}"
-    return int(m.group(1)), m.group(2)
-
-
-def healthz(node, base_url):
-    return fetch(node, base_url + "/healthz")[0]
-
-
-def wait_healthy(node, base_url, attempts=30):
-    status = retry(lambda: healthz(node, base_url)[0] == 200, attempts=attempts, delay=2)
-    assert status, f"{node.name}: {base_url}/healthz never answered 200, last: {healthz(node, base_url)}"
-
-
-def redis_running(redis_node):
-    res = redis_node.run("docker inspect -f '{{.State.Running}} {{.State.Health.Status}}' %s", REDIS_CONTAINER)
-    return res.rc == 0 and res.stdout.split() == ["true", "healthy"]
 
 
 def run_app_playbook():
@@ -93,6 +56,7 @@ def run_app_playbook():
     return out
 
 
+@pytest.mark.scenarios("default", "swarm")
 def test_placement_redis_on_its_node_app_on_its_node(app_node, redis_node):
     assert app_node.name != redis_node.name, "the app and redis must be on different nodes"
     for node in (app_node, redis_node):
@@ -114,6 +78,7 @@ def test_placement_redis_on_its_node_app_on_its_node(app_node, redis_node):
         assert c["Config"].get("Healthcheck", {}).get("Test"), f"{c['Name']} has no health check"
 
 
+@pytest.mark.scenarios("default", "swarm")
 def test_only_the_app_port_is_published(app_node, redis_node):
     app_ports = app_node.check("docker port %s", APP_CONTAINER).split("\n")
     assert [p for p in app_ports if p] == [f"5000/tcp -> {app_node.address}:5000"], app_ports
@@ -122,6 +87,7 @@ def test_only_the_app_port_is_published(app_node, redis_node):
     assert not red["HostConfig"].get("PortBindings"), red["HostConfig"]["PortBindings"]
 
 
+@pytest.mark.scenarios("default", "swarm")
 @pytest.mark.parametrize("node_name", list(Inventory().addresses))
 def test_nothing_listens_on_6379(node_name):
     node = Node(node_name, Inventory().addresses[node_name])
@@ -131,6 +97,7 @@ def test_nothing_listens_on_6379(node_name):
     assert not bad, f"{node_name} listens on 6379: {bad}"
 
 
+@pytest.mark.scenarios("default", "swarm")
 @pytest.mark.parametrize("client", list(Inventory().addresses))
 def test_counter_from_each_node(client, app_node, base_url):
     node = Node(client, Inventory().addresses[client])
@@ -141,12 +108,14 @@ def test_counter_from_each_node(client, app_node, base_url):
     assert {h for _count, h in answers} == {expected}, f"from {client}: hostnames {answers}, container is {expected}"
 
 
+@pytest.mark.scenarios("default", "swarm")
 def test_counter_is_redis_value(redis_node, app_node, base_url):
     before = hits(redis_node)
     n = parse(*fetch(redis_node, base_url + "/")[0])[0]
     assert n == before + 1 == hits(redis_node)
 
 
+@pytest.mark.scenarios("default", "swarm")
 def test_healthz_ok(redis_node, base_url):
     assert healthz(redis_node, base_url) == (200, "ok\n")
 
@@ -158,6 +127,7 @@ def password(node):
     return node.check("cat %s", SECRET)
 
 
+@pytest.mark.scenarios("default")
 def test_redis_needs_its_generated_password(app_node, redis_node):
     # A client on the overlay without the password, as any container joining `demo` would be.
     probe = f"printf 'PING\\r\\n' | nc -w 3 {REDIS_CONTAINER} 6379"
@@ -172,6 +142,7 @@ def test_redis_needs_its_generated_password(app_node, redis_node):
     assert in_repo.returncode == 1, "the generated password is in the repository"
 
 
+@pytest.mark.scenarios("default")
 def test_password_is_a_read_only_file_never_in_inspect_env_or_processes(app_node, redis_node):
     secret = password(redis_node)
     for node, name in ((redis_node, REDIS_CONTAINER), (app_node, APP_CONTAINER)):
@@ -183,21 +154,22 @@ def test_password_is_a_read_only_file_never_in_inspect_env_or_processes(app_node
         assert secret not in node.check("ps -eo args"), f"{node.name}: the password is on a command line"
 
 
-@pytest.mark.lab("lab")  # the same roles and code paths on every lab
+@pytest.mark.scenarios("default")
 def test_rotation_shows_no_password_and_keeps_the_counter(app_node, redis_node, base_url):
     old = password(redis_node)
     before = hits(redis_node)
     redis_node.check("rm %s", SECRET)  # the README's rotation step
-    rc, out = run_playbook("site.yml", "-v", "--diff")
-    assert_converged(rc, out, what="site.yml after deleting the password file")
+    rc, out = run_playbook("playbooks/app.yml", "-v", "--diff")  # the stage that owns the password
+    assert_converged(rc, out, what="app.yml after deleting the password file")
     new = password(redis_node)
     assert new != old and password(app_node) == new
-    assert old not in out and new not in out, "site.yml -v --diff printed a redis password"
+    assert old not in out and new not in out, "app.yml -v --diff printed a redis password"
     wait_healthy(app_node, base_url)
     n = parse(*fetch(app_node, base_url + "/")[0])[0]
     assert n == before + 1, f"the counter went from {before} to {n} across the rotation"
 
 
+@pytest.mark.scenarios("default")
 def test_redis_data_is_append_only_on_a_named_volume(redis_node):
     red = json.loads(redis_node.check("docker inspect %s", REDIS_CONTAINER))[0]
     data = [m for m in red["Mounts"] if m["Destination"] == "/data"]
@@ -206,7 +178,7 @@ def test_redis_data_is_append_only_on_a_named_volume(redis_node):
     assert aof == ["appendonly", "yes"], aof
 
 
-@pytest.mark.lab("lab")  # the same roles and code paths on every lab
+@pytest.mark.scenarios("default", "swarm")
 def test_counter_survives_restart_and_recreation(app_node, redis_node, base_url):
     last = parse(*fetch(redis_node, base_url + "/")[0])[0]
 
@@ -235,8 +207,7 @@ def redis_endpoint_record(redis_node):
     return None, None
 
 
-@pytest.mark.lab("lab")
-@pytest.mark.backend("cluster-store")
+@pytest.mark.scenarios("default")
 def test_a_start_refused_for_a_stale_endpoint_is_repaired_by_the_play(app_node, redis_node, base_url):
     """A start the store refuses leaves the endpoint's record behind; the next start then fails with
     "endpoint with name redis already exists". app.yml repairs it (overlay-recover) and keeps the counter."""
@@ -258,6 +229,7 @@ def test_a_start_refused_for_a_stale_endpoint_is_repaired_by_the_play(app_node, 
     assert n == before + 1, f"across the repair the counter went from {before} to {n}"
 
 
+@pytest.mark.scenarios("default")
 def test_healthz_503_when_redis_is_stopped(app_node, redis_node, base_url):
     wait_healthy(app_node, base_url)
     redis_node.check("docker stop %s", REDIS_CONTAINER)
@@ -275,7 +247,7 @@ def test_healthz_503_when_redis_is_stopped(app_node, redis_node, base_url):
     assert retry(lambda: redis_running(redis_node)), f"{redis_node.name}: redis not healthy after start"
 
 
-@pytest.mark.lab("lab")  # the same roles and code paths on every lab
+@pytest.mark.scenarios("default")
 def test_200_concurrent_requests(redis_node, base_url):
     before = hits(redis_node)
     started = time.monotonic()
@@ -288,8 +260,3 @@ def test_200_concurrent_requests(redis_node, base_url):
     assert counts == list(range(before + 1, before + 201)), f"counts not {before + 1}..{before + 200}: {counts[:5]}..."
     assert hits(redis_node) == before + 200
     assert elapsed < 120
-
-
-def test_second_run_is_idempotent():
-    rc, out = run_playbook("playbooks/app.yml")
-    assert_converged(rc, out, changed=0, what="playbooks/app.yml")

@@ -5,8 +5,8 @@ import re
 import pytest
 from labkit import run_playbook
 
-# The same refusals on every lab: checked on the two-node lab, with both backends.
-pytestmark = pytest.mark.lab("lab")
+# The same refusals on every lab: checked on the two-node lab; swarm's own refusal on swarm.
+pytestmark = pytest.mark.scenarios("default")
 
 OVERLAY = "playbooks/overlay.yml"
 
@@ -27,7 +27,7 @@ def before(nodes):
         assert _snapshot(n) == snap[n.name], f"{n.name}: daemon.json, dockerd or a certificate changed"
 
 
-@pytest.mark.backend("swarm")
+@pytest.mark.scenarios("swarm")
 def test_cluster_store_refused_on_docker_23_and_later(node1, before):
     assert int(node1.check("docker version -f '{{.Server.Version}}'").split(".")[0]) >= 23
     rc, out = run_playbook(OVERLAY, "-e", "overlay_backend_mode=cluster-store")
@@ -35,7 +35,6 @@ def test_cluster_store_refused_on_docker_23_and_later(node1, before):
     assert "cluster-store needs Docker < 23.0" in out and "overlay_backend_mode: swarm" in out, out
 
 
-@pytest.mark.backend("cluster-store")
 def test_cluster_store_accepted_below_docker_23(node1, before):
     rc, out = run_playbook(OVERLAY, "-e", "overlay_backend_mode=cluster-store")
     assert rc == 0, out
@@ -50,7 +49,6 @@ def test_advertise_address_must_be_on_the_node(before, playbook):
     assert "lab_address: 192.0.2.77 is not an address of" in out, out
 
 
-@pytest.mark.backend("cluster-store")
 def test_cluster_store_refused_without_etcd_v2(node1, before):
     # A throwaway etcd on loopback with the v2 API off, beside the real one, on the
     # member's certificate (its SANs include 127.0.0.1) like the real one.

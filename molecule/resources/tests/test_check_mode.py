@@ -11,11 +11,8 @@ import pytest
 from labkit import assert_converged, assert_predicted, check_then_apply, run_playbook
 
 # On the tutorial's lab with cluster-store: the mechanisms these cases cover do not
-# depend on the backend (test_site.py checks the converged lab on every scenario).
-pytestmark = [pytest.mark.backend("cluster-store"), pytest.mark.lab("lab")]
-
-# The cases with an input changed run on the tutorial's lab with cluster-store (the
-# mechanisms they cover do not depend on the backend); the empty case runs everywhere.
+# depend on the backend (test_site.py checks the converged lab in every scenario).
+pytestmark = pytest.mark.scenarios("default")
 
 
 def _restore(playbook, *args):

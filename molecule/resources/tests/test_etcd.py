@@ -47,7 +47,7 @@ def test_listens_only_on_lab_and_loopback(host):
 
 
 @pytest.mark.disruptive
-@pytest.mark.lab("lab")  # two members; test_ha.py wipes one of three
+@pytest.mark.scenarios("default")  # two members; test_ha.py wipes one of three
 def test_member_with_wiped_data_rejoins(node1, node2):
     key = "/lab/wipe-test"
     node1.check(V3 + f"put {key} survived")

@@ -6,6 +6,9 @@ import uuid
 import pytest
 from labkit import retry, run_playbook
 
+# The overlay differs by backend (scope, names, what etcd holds); three nodes add nothing here.
+pytestmark = pytest.mark.scenarios("default", "swarm")
+
 RUN = "docker run -d --pull never --restart unless-stopped --name %s --network %s %s sleep infinity"
 
 
@@ -91,6 +94,7 @@ def test_duplicate_name_across_nodes(demo_pair):
         assert res.rc == 0, res.stderr
 
 
+@pytest.mark.scenarios("default")  # a local bridge: the same on every backend
 def test_my_bridge_resolves_names_default_bridge_does_not(node1):
     tag = uuid.uuid4().hex[:6]
     image = node1.tools_image()
@@ -121,7 +125,7 @@ def _running(node):
     return set(node.check("docker ps -q --no-trunc").split())
 
 
-@pytest.mark.backend("swarm")
+@pytest.mark.scenarios("swarm")
 def test_worker_restarted_while_the_manager_is_unreachable_gets_its_containers_back(demo_pair):
     """dockerd gives up attaching them to `demo` (moby/moby#32607); overlay-recover starts them."""
     (n1, c1), (n2, c2) = demo_pair
@@ -145,7 +149,6 @@ ESP_STATE = ("unshare --net ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto 
              " aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 64")
 
 
-@pytest.mark.lab("lab")  # the same preflight on every lab
 def test_encrypted_overlay_needs_swarm_and_kernel_ipsec(node1, node2):
     """Refused before anything changes where it cannot work; where the kernel has ESP it carries traffic."""
     net = "lab-enc"
