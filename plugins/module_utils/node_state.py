@@ -1,0 +1,163 @@
+# Copyright: (c) 2026, Lab multihost maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What a node holds now, read in one module run: the stages compare it with what
+they want and send only the tasks that change something (lab.multihost.node_state).
+
+Pure parsers of each tool's output, and one reader that runs the tools through a
+``run(argv) -> (rc, stdout, stderr)`` callable (the module's run_command, or a fake
+in the unit tests). Standard library only.
+"""
+
+import grp
+import hashlib
+import json
+import os
+import pwd
+import stat
+
+
+def file_facts(path):
+    """{exists, type, mode ('0644'), mtime, owner, group, checksum (sha1 of a regular file)} of one path."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return {'exists': False}
+    facts = {'exists': True, 'mode': f'{stat.S_IMODE(st.st_mode):04o}', 'mtime': st.st_mtime,
+             'owner': _name(pwd.getpwuid, st.st_uid), 'group': _name(grp.getgrgid, st.st_gid)}
+    if stat.S_ISREG(st.st_mode):
+        facts['type'] = 'file'
+        digest = hashlib.sha1()
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 16), b''):
+                digest.update(block)
+        facts['checksum'] = digest.hexdigest()
+    elif stat.S_ISDIR(st.st_mode):
+        facts['type'] = 'directory'
+    else:
+        facts['type'] = 'other'
+    return facts
+
+
+def _name(lookup, ident):
+    try:
+        return lookup(ident)[0]
+    except KeyError:
+        return str(ident)
+
+
+def parse_units(names, text):
+    """`systemctl show -p LoadState,UnitFileState,ActiveState NAME...`: one block per unit, in order."""
+    blocks = text.strip().split('\n\n') if text.strip() else []
+    out = {}
+    for name, block in zip(names, blocks):
+        props = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
+        out[name] = {'loaded': props.get('LoadState') == 'loaded',
+                     'enabled': props.get('UnitFileState') == 'enabled',
+                     'active': props.get('ActiveState') == 'active'}
+    for name in names[len(blocks):]:
+        out[name] = {'loaded': False, 'enabled': False, 'active': False}
+    return out
+
+
+def parse_packages(names, text):
+    """`dpkg-query -W -f '${Package} ${db:Status-Status} ${Version}\\n' NAME...`: installed versions."""
+    seen = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == 'installed':
+            seen[parts[0]] = parts[2]
+    return {name: seen.get(name) for name in names}
+
+
+def parse_containers(inspected):
+    """`docker inspect` of every container: name -> {running, status, image, labels, networks, restart_policy}."""
+    out = {}
+    for c in inspected:
+        out[c['Name'].lstrip('/')] = {
+            'running': c['State'].get('Running', False),
+            'status': c['State'].get('Status', ''),
+            'image': c['Config'].get('Image', ''),
+            'labels': c['Config'].get('Labels') or {},
+            'networks': sorted((c.get('NetworkSettings') or {}).get('Networks') or {}),
+            'restart_policy': ((c.get('HostConfig') or {}).get('RestartPolicy') or {}).get('Name', ''),
+        }
+    return out
+
+
+def parse_networks(inspected):
+    """`docker network inspect` of every network: name -> {id, driver, scope, subnets}."""
+    return {n['Name']: {'id': n['Id'], 'driver': n['Driver'], 'scope': n.get('Scope', ''),
+                        'subnets': [c.get('Subnet') for c in ((n.get('IPAM') or {}).get('Config') or [])]}
+            for n in inspected}
+
+
+class NodeReader:
+    """Reads the parts of a node's state a stage asks for; every part is optional."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def _json(self, argv):
+        rc, out, _err = self.run(argv)
+        if rc != 0 or not out.strip():
+            return None
+        return json.loads(out)
+
+    def units(self, names):
+        if not names:
+            return {}
+        rc, out, _err = self.run(['systemctl', 'show', '-p', 'LoadState,UnitFileState,ActiveState', '--'] + names)
+        return parse_units(names, out if rc == 0 else '')
+
+    def packages(self, names):
+        if not names:
+            return {}
+        _rc, out, _err = self.run(['dpkg-query', '-W', '-f', '${Package} ${db:Status-Status} ${Version}\n'] + names)
+        return parse_packages(names, out)
+
+    def docker(self):
+        """None without an answering engine; else version, swarm state, networks, containers, image references."""
+        version = self._json(['docker', 'version', '-f', '{{json .Server}}'])
+        if not version:
+            return None
+        swarm = self._json(['docker', 'info', '-f', '{{json .Swarm}}']) or {}
+        state = {'version': version.get('Version', ''), 'swarm': swarm.get('LocalNodeState', 'inactive'),
+                 'swarm_control': bool(swarm.get('ControlAvailable')), 'networks': {}, 'containers': {},
+                 'images': []}
+        _rc, ids, _err = self.run(['docker', 'network', 'ls', '-q'])
+        if ids.split():
+            state['networks'] = parse_networks(self._json(['docker', 'network', 'inspect'] + ids.split()) or [])
+        _rc, ids, _err = self.run(['docker', 'ps', '-aq'])
+        if ids.split():
+            state['containers'] = parse_containers(self._json(['docker', 'inspect'] + ids.split()) or [])
+        _rc, out, _err = self.run(['docker', 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])
+        state['images'] = sorted(set(out.split()))
+        return state
+
+    def netns(self):
+        names = self._json(['ip', '-j', 'netns', 'list']) or []
+        return sorted(n['name'] for n in names)
+
+    def nft_table_matches(self, table, ruleset):
+        """Whether the kernel holds `table` as loading `ruleset` makes it (loaded in a scratch network
+        namespace, both printed without counter values); False when either cannot be read."""
+        family, name = table.split()
+        rc, live, _err = self.run(['nft', '-s', 'list', 'table', family, name])
+        if rc != 0:
+            return False
+        rc, want, _err = self.run(['unshare', '--net', 'sh', '-c', 'nft -f "$1" && nft -s list table "$2" "$3"',
+                                   'sh', ruleset, family, name])
+        return rc == 0 and live == want
+
+    def read(self, files=(), units=(), packages=(), docker=False, netns=False, nft=None):
+        state = {'files': {p: file_facts(p) for p in files},
+                 'units': self.units(list(units)),
+                 'packages': self.packages(list(packages))}
+        if docker:
+            state['docker'] = self.docker()
+        if netns:
+            state['netns'] = self.netns()
+        if nft:
+            state['nft'] = {nft['table']: self.nft_table_matches(nft['table'], nft['ruleset'])}
+        return state

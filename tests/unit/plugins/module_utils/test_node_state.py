@@ -1,0 +1,111 @@
+"""Unit tests of node_state (the node_state module's engine) on output captured from
+docker-node1 of the running lab (fixtures/node_state/): systemctl show, dpkg-query,
+docker network inspect and docker inspect; files and a fake runner for the rest."""
+
+import json
+import os
+import pathlib
+
+from ansible_collections.lab.multihost.plugins.module_utils.node_state import (
+    NodeReader,
+    file_facts,
+    parse_containers,
+    parse_networks,
+    parse_packages,
+    parse_units,
+)
+
+FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'node_state'
+
+
+def _text(name):
+    return (FIXTURES / name).read_text()
+
+
+def test_units_in_order_and_a_missing_one():
+    units = parse_units(['docker', 'etcd', 'lab-fence', 'no-such-unit'], _text('systemctl_show.txt'))
+    assert units['docker'] == {'loaded': True, 'enabled': True, 'active': True}
+    assert units['no-such-unit'] == {'loaded': False, 'enabled': False, 'active': False}
+
+
+def test_units_when_systemctl_printed_nothing():
+    assert parse_units(['docker'], '') == {'docker': {'loaded': False, 'enabled': False, 'active': False}}
+
+
+def test_packages_installed_and_missing():
+    assert parse_packages(['docker.io', 'etcd-server', 'no-such-package'], _text('dpkg_query.txt')) == {
+        'docker.io': '20.10.24+dfsg1-1+deb12u1+b6', 'etcd-server': '3.4.23-4+b4', 'no-such-package': None}
+
+
+def test_a_removed_package_is_not_installed():
+    assert parse_packages(['nftables'], 'nftables config-files 1.0.6-2\n') == {'nftables': None}
+
+
+def test_networks_by_name_with_driver_and_subnet():
+    nets = parse_networks(json.loads(_text('docker_network_inspect.json')))
+    assert nets['demo']['driver'] == 'overlay' and nets['demo']['scope'] == 'global'
+    assert nets['demo']['subnets'] == ['10.0.0.0/24']
+    assert nets['my-bridge']['driver'] == 'bridge'
+
+
+def test_containers_with_state_labels_and_networks():
+    containers = parse_containers(json.loads(_text('docker_inspect.json')))
+    app = containers['app']
+    assert app['running'] and app['status'] == 'running' and app['networks'] == ['demo']
+    assert app['restart_policy'] == 'unless-stopped' and 'lab.multihost.spec' in app['labels']
+
+
+def test_file_facts(tmp_path):
+    path = tmp_path / 'f'
+    path.write_text('hello\n')
+    os.chmod(path, 0o640)
+    facts = file_facts(str(path))
+    assert facts['exists'] and facts['type'] == 'file' and facts['mode'] == '0640'
+    assert facts['checksum'] == 'f572d396fae9206628714fb2ce00f72e94f2258f'  # sha1 of "hello\n"
+    assert file_facts(str(tmp_path))['type'] == 'directory'
+    assert file_facts(str(tmp_path / 'missing')) == {'exists': False}
+
+
+class FakeRun:
+    def __init__(self, answers):
+        self.answers, self.calls = answers, []
+
+    def __call__(self, argv):
+        self.calls.append(argv)
+        for prefix, answer in self.answers:
+            if argv[:len(prefix)] == prefix:
+                return answer
+        return 1, '', 'not found'
+
+
+def test_no_engine_reads_as_none():
+    assert NodeReader(FakeRun([])).read(docker=True)['docker'] is None
+
+
+def test_engine_read_in_a_few_commands():
+    run = FakeRun([
+        (['docker', 'version'], (0, '{"Version": "20.10.24+dfsg1"}', '')),
+        (['docker', 'info'], (0, '{"LocalNodeState": "inactive", "ControlAvailable": false}', '')),
+        (['docker', 'network', 'ls'], (0, 'a\nb\n', '')),
+        (['docker', 'network', 'inspect'], (0, _text('docker_network_inspect.json'), '')),
+        (['docker', 'ps'], (0, 'c\n', '')),
+        (['docker', 'inspect'], (0, _text('docker_inspect.json'), '')),
+        (['docker', 'image', 'ls'], (0, 'lab/app:1\nlab/app:1\ndebian:bookworm\n', '')),
+    ])
+    engine = NodeReader(run).read(docker=True)['docker']
+    assert engine['version'] == '20.10.24+dfsg1' and engine['swarm'] == 'inactive'
+    assert 'demo' in engine['networks'] and 'app' in engine['containers']
+    assert engine['images'] == ['debian:bookworm', 'lab/app:1']
+    assert len(run.calls) == 7
+
+
+def test_fence_matches_only_when_the_kernel_prints_what_the_file_loads():
+    rules = 'table inet lab_fence {\n}\n'
+    same = FakeRun([(['nft'], (0, rules, '')), (['unshare'], (0, rules, ''))])
+    assert NodeReader(same).read(nft={'table': 'inet lab_fence', 'ruleset': '/etc/lab-fence.nft'})['nft'] == {
+        'inet lab_fence': True}
+    flushed = FakeRun([(['nft'], (0, 'table inet lab_fence {\n\tchain input {\n\t}\n}\n', '')),
+                       (['unshare'], (0, rules, ''))])
+    assert not NodeReader(flushed).nft_table_matches('inet lab_fence', '/etc/lab-fence.nft')
+    gone = FakeRun([(['unshare'], (0, rules, ''))])
+    assert not NodeReader(gone).nft_table_matches('inet lab_fence', '/etc/lab-fence.nft')
