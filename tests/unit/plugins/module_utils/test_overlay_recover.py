@@ -87,6 +87,13 @@ def test_proc_listing_reads_threads_and_live_namespaces():
     assert stray_threads(parse_proc_listing(fx(STRAY[0]))) == {(1377, 4026532455)}
 
 
+def test_proc_listing_captured_on_a_node_after_a_clean_start():
+    """docker-node2 of the lab: every dockerd thread in the node's namespace or a live overlay's."""
+    sample = parse_proc_listing(fx('proc_docker20_no_stray_thread_captured_node2.txt'))
+    assert len(sample.threads) > 5 and sample.live
+    assert stray_threads(sample) == set()
+
+
 def test_proc_listing_takes_ls_lines():
     ls = 'lrwxrwxrwx 1 root root 0 Nov 28 10:12 '
     sample = parse_proc_listing(f"{ls}/proc/1/ns/net -> net:[4026531992]\n"
@@ -158,6 +165,9 @@ JOURNAL_CASES = [
     ('journal_docker20_restore_failure.log', SWARM, ''),
     ('journal_docker20_learned_peer_without_address.log', SWARM, ''),
     ('journal_docker26_lost_gossip_identity.log', CLUSTER_STORE, ''),
+    # captured on the lab's nodes: dockerd after a power loss of docker-node1, and a clean start
+    ('journal_docker20_restore_failure_captured_node1.log', CLUSTER_STORE, RESTORE_FAILED),
+    ('journal_docker20_clean_start_captured_node2.log', CLUSTER_STORE, ''),
 ]
 
 
