@@ -132,7 +132,15 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    reader = NodeReader(lambda argv: module.run_command(argv, environ_update={'LC_ALL': 'C'}))
+
+    def run(argv):
+        # A tool that is not installed yet (a fresh node) reads as a failed command.
+        try:
+            return module.run_command(argv, environ_update={'LC_ALL': 'C'}, handle_exceptions=False)
+        except OSError as exc:
+            return 127, '', str(exc)
+
+    reader = NodeReader(run)
     state = reader.read(files=p['files'], units=p['units'], packages=p['packages'], docker=p['docker'],
                         netns=p['netns'], nft=p['nft'])
     module.exit_json(changed=False, state=state)
