@@ -28,7 +28,6 @@ def outsider(node1):
 
 
 def test_every_by_hand_change_is_repaired_by_one_run(nodes, app_node, redis_node, base_url, outsider):
-    """Over 2 minutes: two site.yml runs, the first restarting dockerd and an etcd member."""
     node1, node2 = nodes
     daemon = {n.name: _sha(n, "/etc/docker/daemon.json") for n in nodes}
     env = _sha(node2, "/etc/default/etcd")

@@ -80,7 +80,6 @@ def _power_cycle_heals_unattended(node, nodes, app_node, base_url):
 
 @pytest.mark.scenarios("default", "swarm")
 def test_power_loss_of_each_node_heals_unattended(nodes, app_node, base_url, inventory):
-    """Over 2 minutes: each node loses power in turn and must boot and heal by itself (about 60 s each)."""
     for n in nodes:
         n.tools_image()  # loaded before the power loss, as any image the user has
     outsider = Outsider(nodes[0].release())
@@ -139,8 +138,7 @@ def test_site_yml_repairs_what_the_unit_did_not(app_node, redis_node, base_url, 
 
 @pytest.mark.scenarios("default", "swarm")
 def test_host_restart_make_lab_starts_the_same_nodes(nodes, app_node, redis_node, base_url, inventory):
-    """The host restarts: the nodes are stopped (with their stop timeout); `make lab` starts them again.
-    Over 2 minutes: both nodes stop and boot, and `make lab` converges site.yml."""
+    """The host restarts: the nodes are stopped (with their stop timeout); `make lab` starts them again."""
     ids = {n.name: n.container_id() for n in nodes}
     volumes = {n.name: n.name + "-docker" for n in nodes}
     before = hits(redis_node)

@@ -8,7 +8,6 @@ from labkit import assert_converged, check_then_apply, run_playbook
 
 @pytest.mark.last
 def test_after_every_test_site_yml_converges_and_then_changes_nothing():
-    """Over 2 minutes: three site.yml runs (converge, check mode, the real run)."""
     rc, out = run_playbook("site.yml")
     assert_converged(rc, out, what="site.yml after the scenario's tests")
     predicted, applied = check_then_apply("site.yml")
