@@ -50,6 +50,11 @@ def _healthy(node, among):
     return node.run(V3 + "endpoint health --endpoints=" + urls).rc == 0
 
 
+DEMO_STATE = ("for ns in /run/docker/netns/*-*; do echo $ns; nsenter --net=$ns bridge fdb show dev vxlan0;"
+              " nsenter --net=$ns ip neigh; done; nft list table inet lab_fence | grep -E 'elements|counter';"
+              " journalctl -u docker -n 15 --no-pager -o cat")
+
+
 def _pair_pings(a, b):
     """A fresh container on `demo` on node a reaches one on node b by name."""
     tag = uuid.uuid4().hex[:6]
@@ -58,7 +63,12 @@ def _pair_pings(a, b):
     try:
         a.check(run, names[0], a.tools_image())
         b.check(run, names[1], b.tools_image())
-        return retry(lambda: a.run("docker exec %s ping -c 1 -W 2 %s", names[0], names[1]).rc == 0, attempts=15)
+        ok = retry(lambda: a.run("docker exec %s ping -c 1 -W 2 %s", names[0], names[1]).rc == 0, attempts=15)
+        if not ok:  # what the next one to look needs: name, forwarding entries, fence, dockerd's last words
+            print(a.run("docker exec %s getent hosts %s", names[0], names[1]).stdout)
+            for node in (a, b):
+                print(f"--- {node.name}\n" + node.run("sh -c %s", DEMO_STATE).stdout)
+        return ok
     finally:
         a.run("docker rm -f %s", names[0])
         b.run("docker rm -f %s", names[1])
