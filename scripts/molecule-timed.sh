@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run molecule scenarios one after another (`molecule test -s NAME`), stop at
-# the first that fails, and print each one's time at the end.
+# Run molecule scenarios one after another (`molecule test -s NAME`), each
+# whatever the one before did, and print each one's time and result at the
+# end; fails when any failed.
 #   scripts/molecule-timed.sh default ha swarm
 set -uo pipefail
 times=()
@@ -8,11 +9,11 @@ status=0
 for name in "$@"; do
   start=$SECONDS
   molecule test -s "$name"
-  status=$?
+  rc=$?
   took=$((SECONDS - start))
   times+=("$(printf '  %-8s %3d min %02d s  %s' "$name" $((took / 60)) $((took % 60)) \
-    "$([ $status -eq 0 ] && echo passed || echo FAILED)")")
-  [ $status -eq 0 ] || break
+    "$([ $rc -eq 0 ] && echo passed || echo FAILED)")")
+  [ $rc -eq 0 ] || status=$rc
 done
 echo
 echo "Scenario times:"
