@@ -304,26 +304,33 @@ def ansible_env(**extra):
     return env
 
 
+def ansible(tool, *args, as_json=False, timeout=900):
+    """The one way the tests run Ansible: ``tool`` (ansible-playbook or ansible) from the venv, in
+    the repository, with ansible_env(); as_json: the JSON callback, parsed. (rc, output, stderr),
+    output being the JSON document (or {}) with as_json, else stdout and stderr together."""
+    env = ansible_env(**({"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
+                         if as_json else {}))
+    res = subprocess.run([str(VENV_BIN / tool), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=timeout, check=False)
+    if not as_json:
+        return res.returncode, res.stdout + res.stderr, res.stderr
+    start = res.stdout.find("{")
+    # The JSON document, then what other callbacks print (the stage recap, profile_tasks).
+    data = json.JSONDecoder().raw_decode(res.stdout[start:])[0] if start >= 0 else {}
+    return res.returncode, data, res.stderr
+
+
 def run_playbook(playbook, *args, lab=None, inventory=None, timeout=900):
     """ansible-playbook against the lab's inventory (or another one), as a user runs it; (rc, output)."""
-    res = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory or inventory_path(lab)), str(ROOT / playbook), *args],
-        cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False,
-    )
-    return res.returncode, res.stdout + res.stderr
+    rc, out, _err = ansible("ansible-playbook", "-i", str(inventory or inventory_path(lab)), str(ROOT / playbook),
+                            *args, timeout=timeout)
+    return rc, out
 
 
 def run_playbook_json(playbook, *args, lab=None, inventory=None, timeout=900):
     """ansible-playbook with the JSON callback; (rc, parsed output, stderr)."""
-    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-    res = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory or inventory_path(lab)), str(ROOT / playbook), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
-    )
-    start = res.stdout.find("{")
-    # The JSON document, then what other callbacks print (profile_tasks' recap).
-    data = json.JSONDecoder().raw_decode(res.stdout[start:])[0] if start >= 0 else {}
-    return res.returncode, data, res.stderr
+    return ansible("ansible-playbook", "-i", str(inventory or inventory_path(lab)), str(ROOT / playbook), *args,
+                   as_json=True, timeout=timeout)
 
 
 def changed_tasks(data):
@@ -379,40 +386,27 @@ def assert_converged(rc, output, changed=None, what="the playbook"):
     return stats
 
 
+def _host_result(data, host, what):
+    assert data.get("plays"), f"no JSON result from {what}"
+    return data["plays"][0]["tasks"][0]["hosts"][host]
+
+
 def ansible_module(host, module, args, lab=None):
     """One ad hoc module run against a lab host, as `ansible HOST -m MODULE`; its result dict."""
-    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
     # Ansible takes `-a '{}'` for free-form text, which a module with options refuses: no -a then.
-    res = subprocess.run(["ansible", host, "-i", str(inventory_path(lab)), "-m", module,
-                          *(["-a", json.dumps(args)] if args else [])],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
-    out = json.JSONDecoder().raw_decode(res.stdout[res.stdout.find("{"):])[0]
-    return out["plays"][0]["tasks"][0]["hosts"][host]
+    _rc, data, err = ansible("ansible", host, "-i", str(inventory_path(lab)), "-m", module,
+                             *(["-a", json.dumps(args)] if args else []), as_json=True, timeout=300)
+    return _host_result(data, host, f"{module} on {host}: {err[-2000:]}")
 
 
 def run_module(module, args, check=False, diff=True):
-    """Run a module on localhost as Ansible does (ad hoc, the project's
-    ansible.cfg, JSON callback); return that host's result dict.
+    """Run a module on localhost as Ansible does (ad hoc, the project's ansible.cfg); its result dict.
 
     module: a fully qualified name, e.g. ``lab.multihost.veth``."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'),
-               ANSIBLE_STDOUT_CALLBACK='json', ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
-               ANSIBLE_CALLBACKS_ENABLED='ansible.builtin.json',
-               ANSIBLE_NOCOLOR='1')
-    argv = [str(VENV_BIN / 'ansible'), 'localhost', '-i', 'localhost,', '-c', 'local',
-            '-m', module, '-a', json.dumps(args),
-            '-e', f"ansible_python_interpreter={VENV_BIN / 'python'}"]
-    if check:
-        argv.append('--check')
-    if diff:
-        argv.append('--diff')
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=str(ROOT), env=env,
-                          check=False)
-    out = proc.stdout
-    start = out.find('{')
-    assert start >= 0, f'no JSON from ansible: {out}\n{proc.stderr}'
-    data = json.loads(out[start:])
-    return data['plays'][0]['tasks'][0]['hosts']['localhost']
+    _rc, data, err = ansible("ansible", "localhost", "-i", "localhost,", "-c", "local", "-m", module,
+                             "-a", json.dumps(args), "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}",
+                             *(["--check"] if check else []), *(["--diff"] if diff else []), as_json=True, timeout=300)
+    return _host_result(data, "localhost", f"{module}: {err[-2000:]}")
 
 
 # ============================================================================

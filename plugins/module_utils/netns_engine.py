@@ -5,7 +5,11 @@
 netns_topology modules: validate, read, plan and apply a topology spec
 (``converge``) and turn the answer into the module's result (``run_module``).
 The modules only map their options onto a spec; netns_common describes the
-steps."""
+steps. On a node, ``restore`` rebuilds the topologies the netns_lab role
+recorded (netns-lab.service at boot: /run/netns does not survive one)."""
+
+import json
+import sys
 
 from ansible_collections.lab.multihost.plugins.module_utils.netns_apply import apply
 from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError
@@ -65,3 +69,41 @@ def run_module(module, spec, single=False):
     if module._diff:
         result['diff'] = diff
     module.exit_json(**result)
+
+
+def restore(path, runner=None):
+    """Converge every topology recorded in the JSON file at ``path`` (a list of
+    specs: name, namespaces, bridges, veths); returns one line per topology.
+    No record: nothing to rebuild."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            topologies = json.load(f)
+    except FileNotFoundError:
+        return []
+    lines = []
+    for topo in topologies:
+        spec = {key: topo.get(key, []) for key in ('namespaces', 'bridges', 'veths')}
+        result = converge(dict(spec, state='present'), runner=runner)
+        lines.append('{}: {}'.format(topo.get('name', '?'), '{} operations'.format(len(result['operations']))
+                                     if result['changed'] else 'as recorded'))
+    return lines
+
+
+def main(argv=None, out=None, err=None):
+    """``netns_engine.py --restore FILE``: 0 done, 1 failed, 2 usage."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    out, err = out or sys.stdout, err or sys.stderr
+    if len(args) != 2 or args[0] != '--restore':
+        err.write('usage: netns_engine.py --restore FILE\n')
+        return 2
+    try:
+        for line in restore(args[1]):
+            out.write(f'netns-lab: {line}\n')
+    except (OSError, ValueError, NetnsError) as exc:
+        err.write(f"netns-lab: {getattr(exc, 'msg', exc)}\n")
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -637,13 +637,20 @@ class NodeRunner:
         if p.error:
             self.fail(p.error)
         self.files.write(RESTARTS_FILE, f'{p.restarts + 1}\n')
+        return self.restart(p.reason, boot)
+
+    def restart(self, reason, boot=False):
+        """The one way dockerd restarts, whatever asks (recovery, a new configuration or
+        certificate, a restore); True when it was only queued (boot)."""
         self.changed = True
-        self.say(f'{p.reason}; restarting dockerd')
+        self.say(f'{reason}; restarting dockerd')
         if boot:
             # overlay-recover.service is part of docker.service: it runs again with it
             self.run(['systemctl', 'restart', '--no-block', 'docker.service'])
             return True
-        # Asked for: docker.service's own start limit must not refuse it; the count above bounds the loop.
+        # The unit or its drop-in may have changed; docker.service's own start limit
+        # must not refuse an asked-for restart (the recovery count bounds its loop).
+        self.run(['systemctl', 'daemon-reload'])
         self.run(['systemctl', 'reset-failed', 'docker.service'])
         rc, _out, err = self.run(['systemctl', 'restart', 'docker.service'])
         if rc != 0:

@@ -21,14 +21,22 @@ description:
     is removed when the store records it for this node and its container here is not running;
     nothing else is removed.
   - With O(mode=check) or in check mode it only reads and returns the plan.
+  - V(restart) is the one way dockerd restarts for any other reason too (a new configuration or
+    certificate, a restore) - the docker role's restart tasks call it - so every restart clears
+    systemd's start limit and waits for the engine in the same way.
 options:
   mode:
     description:
       - V(repair) carries the plan out (restart dockerd and wait for it, clear, start);
-        V(check) only returns the plan.
+        V(check) only returns the plan; V(restart) restarts dockerd for O(reason) and waits for it.
     type: str
-    choices: [check, repair]
+    choices: [check, repair, restart]
     default: repair
+  reason:
+    description:
+      - Why dockerd restarts, for the log line (V(restart) only).
+    type: str
+    default: asked to restart
 requirements:
   - dockerd under systemd (docker.service), journalctl; etcdctl (or the etcd role's
     lab-etcdctl) for the cluster-store backend
@@ -56,12 +64,17 @@ EXAMPLES = r'''
     mode: repair
   throttle: 1
   when: leftovers.plan.restart_dockerd or leftovers.plan.start | length > 0
+
+- name: Restart dockerd for a new daemon.json
+  lab.multihost.overlay_recover:
+    mode: restart
+    reason: daemon.json changed
 '''
 
 RETURN = r'''
 plan:
   description: What the module found to do (in repair mode, before it acted).
-  returned: success
+  returned: in modes check and repair
   type: dict
   contains:
     restart_dockerd:
@@ -118,10 +131,22 @@ from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover impo
 
 def main():
     module = AnsibleModule(
-        argument_spec={'mode': {'type': 'str', 'default': 'repair', 'choices': ['check', 'repair']}},
+        argument_spec={'mode': {'type': 'str', 'default': 'repair', 'choices': ['check', 'repair', 'restart']},
+                       'reason': {'type': 'str', 'default': 'asked to restart'}},
         supports_check_mode=True,
     )
     runner = NodeRunner(local_run)
+    if module.params['mode'] == 'restart':
+        if not module.check_mode:
+            try:
+                runner.restart(module.params['reason'])
+            except RecoverFailed as exc:
+                module.fail_json(msg=exc.message, actions=exc.actions)
+        result = {'changed': True, 'actions': runner.actions}
+        if module._diff:
+            result['diff'] = {'before': 'dockerd: running\n',
+                              'after': f"dockerd: restarted ({module.params['reason']})\n"}
+        module.exit_json(**result)
     only_read = module.check_mode or module.params['mode'] == 'check'
     try:
         if only_read:

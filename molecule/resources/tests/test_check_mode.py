@@ -35,9 +35,9 @@ def test_container_option_app_workers():
 def test_daemon_json_key():
     options = {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"},
                "max-concurrent-downloads": 4}
-    predicted, applied = check_then_apply("playbooks/docker.yml", "-e", json.dumps({"docker_daemon_options": options}))
+    predicted, applied = check_then_apply("playbooks/overlay.yml", "-e", json.dumps({"docker_daemon_options": options}))
     assert_predicted(predicted, applied, "a new daemon.json key")
-    _restore("playbooks/docker.yml")
+    _restore("playbooks/overlay.yml")
 
 
 def test_new_network_beside_demo_and_my_bridge(node1):

@@ -36,12 +36,12 @@ def test_overlay_recover_runs_with_dockerd(host):
     assert "docker.service" in wants, wants
 
 
-def test_daemon_json_is_written_by_the_docker_role_only(host):
-    # What the overlay backend contributed is kept with the docker role's fact, and its
-    # part of the drop-in (dockerd after etcd) is there only with cluster-store.
-    fact = json.loads(host.file("/etc/ansible/facts.d/docker_daemon.fact").content_string)
+def test_daemon_json_is_decided_from_variables_alone(host):
+    # No node-side record takes part: daemon.json is docker_daemon_options plus the
+    # backend's keys, and the drop-in's part (dockerd after etcd) is there only with cluster-store.
+    assert not host.file("/etc/ansible/facts.d/docker_daemon.fact").exists
     conf = json.loads(host.file("/etc/docker/daemon.json").content_string)
-    assert fact["written"] == conf
+    assert conf["log-driver"] == "json-file" and conf["log-opts"] == {"max-size": "10m", "max-file": "3"}, conf
     dropin = host.file("/etc/systemd/system/docker.service.d/lab.conf").content_string
     assert ("After=etcd.service" in dropin) == (_backend(host) == "cluster-store"), dropin
     after = host.run("systemctl show -p After --value docker").stdout

@@ -1,4 +1,5 @@
-"""Power loss, host restarts and a bad daemon.json: the lab heals itself and nothing is lost.
+"""Power loss, host restarts and a bad daemon.json: the lab heals itself and nothing is lost
+(the containers, the counter, the fence and the namespace lab).
 
 A node is a container with systemd as PID 1: `docker kill` + `docker start` of it is a
 power loss (nothing is shut down), `docker restart -t 60` a clean reboot.
@@ -76,6 +77,19 @@ def _power_cycle_heals_unattended(node, nodes, app_node, base_url):
         f"a fresh container on demo on {node.name} cannot reach {target}")
     after = count(other, base_url)
     assert after == before + 1, f"after {node.name} lost power the counter went from {before} to {after}"
+    # The namespace lab is back before any re-run (netns-lab.service, /run/netns is emptied by a boot).
+    assert retry(lambda: _netns_lab_answers(node), attempts=10), (
+        f"{node.name}: the namespace lab is not back after the boot:\n"
+        + node.check("ip netns list; journalctl -u netns-lab -b --no-pager -n 20"))
+
+
+# The tutorial's namespace lab: test1 <-> test2, and ns-br1..3 on br-lab.
+NETNS_LAB_PINGS = [("test1", "192.168.1.2"), ("test2", "192.168.1.1"),
+                   ("ns-br1", "10.10.0.2"), ("ns-br2", "10.10.0.3"), ("ns-br3", "10.10.0.1")]
+
+
+def _netns_lab_answers(node):
+    return all(node.run("ip netns exec %s ping -c 1 -W 2 %s", ns, addr).rc == 0 for ns, addr in NETNS_LAB_PINGS)
 
 
 @pytest.mark.scenarios("default", "swarm")
@@ -181,7 +195,7 @@ def _daemon_state(node):
 ], ids=["int-for-string", "unknown-key"])
 def test_bad_daemon_json_never_takes_the_lab_down(options, key, nodes, app_node, base_url):
     before = {n.name: _daemon_state(n) for n in nodes}
-    rc, out = run_playbook("playbooks/docker.yml", "-e", json.dumps({"docker_daemon_options": options}))
+    rc, out = run_playbook("playbooks/overlay.yml", "-e", json.dumps({"docker_daemon_options": options}))
     assert rc != 0, "a daemon.json dockerd refuses was accepted"
     assert key in out, f"the failure does not name {key}:\n{out[-3000:]}"
     assert re.search(r"cannot unmarshal|directives don't match|unknown|invalid", out), out[-3000:]

@@ -496,6 +496,7 @@ class FakeNode:
         (['systemctl', 'restart', 'docker.service'], restart),
         (['systemctl', 'restart', '--no-block', 'docker.service'], ok),
         (['systemctl', 'reset-failed', 'docker.service'], ok),
+        (['systemctl', 'daemon-reload'], ok),
     ]
 
 
