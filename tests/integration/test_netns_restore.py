@@ -7,7 +7,7 @@ import pathlib
 import shutil
 import sys
 
-from labkit import netns_names, reach, sh
+from labkit import netns_names, reach, retry, sh
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ENGINE = ["netns_common", "netns_validate", "netns_state", "netns_plan", "netns_firewall", "netns_apply",
@@ -66,6 +66,10 @@ def test_restore_repairs_a_deleted_namespace(prefix, tmp_path):
     record.write_text(json.dumps(_pair_and_bridge(prefix)[:1]))
     assert _restore(lib, record).returncode == 0
     sh("ip", "netns", "del", prefix + "t2")
+    # The kernel destroys a deleted namespace's veths asynchronously; until it has, the surviving
+    # end has a peer nowhere, which the engine rightly refuses.
+    assert retry(lambda: sh("ip", "-n", prefix + "t1", "link", "show", prefix + "v1", check=False).returncode,
+                 attempts=50, delay=0.1), "the surviving veth end outlived its peer's namespace"
     proc = _restore(lib, record)
     assert proc.returncode == 0, proc.stderr
     assert "operations" in proc.stdout, proc.stdout
