@@ -3,11 +3,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Lookup lab.multihost.x509_info: what the pki role compares of certificates on the controller."""
 
-import datetime
-
-from ansible.errors import AnsibleLookupError
-from ansible.plugins.lookup import LookupBase
-
 DOCUMENTATION = r'''
 name: x509_info
 short_description: Read PEM certificates on the controller, in-process
@@ -71,6 +66,11 @@ _list:
       description: With O(renew_days), C(renew) is whether the certificate is valid then.
       type: dict
 '''
+
+import datetime
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
 
 try:
     from cryptography import x509

@@ -3,7 +3,8 @@ and through Ansible's own lookup machinery (its renew_days option)."""
 
 import json
 
-from labkit import cert_pair, run_module
+from ansible_collections.lab.multihost.tests.unit.plugins.lookup.certs import cert_pair
+from labkit import run_module
 
 FIELDS = ("subject", "subject_alt_name", "extended_key_usage", "authority_key_identifier",
           "subject_key_identifier", "not_after", "valid_at")

@@ -1,14 +1,14 @@
 """lab.multihost.x509_info reads what community.crypto.x509_certificate_info returns, in-process.
 
 The expected values are what x509_certificate_info returned for the same certificates
-(labkit.cert_pair makes them with cryptography as the pki role does: an ECC CA and a leaf it signed)."""
+(certs.cert_pair makes them with cryptography as the pki role does: an ECC CA and a leaf it signed)."""
 
 import datetime
 
 import pytest
 from ansible_collections.lab.multihost.plugins.lookup.x509_info import cert_info, read
-from labkit import CERT_NOW as NOW
-from labkit import cert_pair
+from ansible_collections.lab.multihost.tests.unit.plugins.lookup.certs import CERT_NOW as NOW
+from ansible_collections.lab.multihost.tests.unit.plugins.lookup.certs import cert_pair
 
 
 def test_the_fields_the_pki_role_compares():
