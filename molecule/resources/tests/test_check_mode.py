@@ -20,16 +20,24 @@ def _restore(playbook, *args):
     assert_converged(rc, out, what=f"putting back {playbook}")
 
 
-def test_dockerfile_input_redis_appendfsync():
-    predicted, applied = check_then_apply("playbooks/app.yml", "-e", "redis_appendfsync=always")
-    assert_predicted(predicted, applied, "redis_appendfsync=always")
-    _restore("playbooks/app.yml")
-
-
-def test_container_option_app_workers():
-    predicted, applied = check_then_apply("playbooks/app.yml", "-e", "app_workers=2")
-    assert_predicted(predicted, applied, "app_workers=2")
-    _restore("playbooks/app.yml")
+def test_app_inputs_one_on_top_of_the_other(redis_node):
+    """Three app.yml inputs in turn, each previewed then applied on top of the last: an input of
+    the redis Dockerfile, an option of the app container, the password file deleted (rotation).
+    One put-back at the end instead of one per input."""
+    steps = [("redis_appendfsync=always", ["-e", "redis_appendfsync=always"], None),
+             ("app_workers=2", ["-e", "app_workers=2"], None),
+             ("the password file deleted (rotation)", [],
+              lambda: redis_node.check("rm -f /opt/lab/secrets/redis-password"))]
+    extra = []
+    try:
+        for what, args, by_hand in steps:
+            if by_hand:
+                by_hand()
+            extra += args
+            predicted, applied = check_then_apply("playbooks/app.yml", *extra)
+            assert_predicted(predicted, applied, what)
+    finally:
+        _restore("playbooks/app.yml")
 
 
 def test_daemon_json_key():
@@ -51,12 +59,6 @@ def test_new_network_beside_demo_and_my_bridge(node1):
         assert_predicted(predicted, applied, "a new overlay network")
     finally:
         node1.run("docker network rm lab-check")
-
-
-def test_missing_password_file(redis_node):
-    redis_node.check("rm -f /opt/lab/secrets/redis-password")
-    predicted, applied = check_then_apply("playbooks/app.yml")
-    assert_predicted(predicted, applied, "the password file deleted (rotation)")
 
 
 def test_netns_lab_topology_change():
