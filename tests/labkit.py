@@ -334,10 +334,25 @@ def run_playbook_json(playbook, *args, lab=None, inventory=None, timeout=900):
 
 
 def changed_tasks(data):
-    """{(host, task name)} of every task that reported changed in a JSON-callback run."""
-    return {(host, task["task"]["name"])
+    """{(host, task): name} of every task that reported changed in a JSON-callback run. A task is
+    its definition, file:line under the repository, not its name: a stand-in that borrowed the
+    name of the task it stands in for would not pass for it, and a rename changes nothing."""
+    return {(host, _task_path(task["task"]["path"])): task["task"]["name"]
             for play in data.get("plays", []) for task in play["tasks"]
             for host, result in task["hosts"].items() if result.get("changed")}
+
+
+def _task_path(path):
+    """file:line under the repository (roles of the collection are found through its path too)."""
+    for root in ("/ansible_collections/lab/multihost/", f"{ROOT}/", f"{ROOT.resolve()}/"):
+        if root in path:
+            return path.split(root, 1)[1]
+    return path
+
+
+def by_name(changes):
+    """{(host, task name)} of changed_tasks' result."""
+    return {(host, name) for (host, _path), name in changes.items()}
 
 
 def failed_tasks(data):
@@ -350,8 +365,8 @@ def failed_tasks(data):
 def check_then_apply(playbook, *args, lab=None, inventory=None):
     """Run a playbook in check mode with --diff, then for real.
 
-    Returns (predicted, applied): the (host, task) pairs check mode marked
-    changed and those that changed for real. Each run must succeed.
+    Returns (predicted, applied): changed_tasks of each, what check mode marked
+    changed and what changed for real. Each run must succeed.
     """
     runs = []
     for mode in (["--check", "--diff"], []):
@@ -366,8 +381,10 @@ def check_then_apply(playbook, *args, lab=None, inventory=None):
 def assert_predicted(predicted, applied, what):
     """Check mode marked changed exactly the tasks the real run changed, and that was something."""
     assert applied, f"{what}: the real run changed nothing, the case tests nothing"
-    assert predicted == applied, (f"{what}: check mode predicted {sorted(predicted - applied)} that did not change, "
-                                  f"and missed {sorted(applied - predicted)}")
+    extra = sorted((*key, predicted[key]) for key in predicted.keys() - applied.keys())
+    missed = sorted((*key, applied[key]) for key in applied.keys() - predicted.keys())
+    assert not extra and not missed, (f"{what}: check mode predicted {extra} that did not change, "
+                                      f"and missed {missed}")
 
 
 def recap(output):

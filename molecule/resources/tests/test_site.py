@@ -11,4 +11,4 @@ def test_after_every_test_site_yml_converges_and_then_changes_nothing():
     rc, out = run_playbook("site.yml")
     assert_converged(rc, out, what="site.yml after the scenario's tests")
     predicted, applied = check_then_apply("site.yml")
-    assert predicted == set() and applied == set(), (predicted, applied)
+    assert not predicted and not applied, (predicted, applied)
