@@ -15,7 +15,17 @@ import subprocess
 import time
 
 import pytest
-from labkit import CACHE, Inventory, assert_converged, count, retry, run_playbook, wait_healthy
+from labkit import (
+    CACHE,
+    Inventory,
+    assert_converged,
+    assert_predicted,
+    check_then_apply,
+    count,
+    retry,
+    run_playbook,
+    wait_healthy,
+)
 
 PKI = "/etc/lab/pki"
 INVENTORY = Inventory()
@@ -288,9 +298,11 @@ def test_certificates_near_expiry_are_issued_again(nodes, node1, node2, base_url
     served = {n.name: (_serial(n, n.address, 2379), _serial(n, n.address, 2380)) for n in nodes}
     started = {n.name: n.check("systemctl show -p ActiveEnterTimestampMonotonic --value docker") for n in nodes}
     before_count = count(node2, base_url)
-    for playbook in ("playbooks/etcd.yml", "playbooks/overlay.yml"):
-        rc, out = run_playbook(playbook, *near_expiry)
-        assert_converged(rc, out, what=f"{playbook} with pki_renew_days={renew}")
+    # Check mode first: it reports exactly the certificates (not the keys) a real run issues and installs.
+    predicted, applied = check_then_apply("playbooks/etcd.yml", *near_expiry)
+    assert_predicted(predicted, applied, f"etcd.yml with pki_renew_days={renew}")
+    rc, out = run_playbook("playbooks/overlay.yml", *near_expiry)
+    assert_converged(rc, out, what=f"overlay.yml with pki_renew_days={renew}")
     for n in nodes:
         now = n.check("sha256sum %s/*.crt", PKI).splitlines()
         changed = [a.split()[1] for a, b in zip(before[n.name].splitlines(), now) if a != b]
