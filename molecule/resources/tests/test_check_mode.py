@@ -2,7 +2,8 @@
 
 Each case changes one input, runs the stage's playbook in check mode and then for real
 (labkit.check_then_apply), and asserts that the tasks check mode marked changed are the
-tasks that changed for real; then it puts the input back.
+tasks that changed for real; then it puts the input back. The three app.yml inputs are
+applied one on top of the other and put back once.
 """
 
 import json
