@@ -10,7 +10,7 @@ PY ?= python3
 # Which lab (inventory/<name>): lab (the tutorial's two nodes) or ha (three nodes).
 LAB ?= lab
 
-.PHONY: help venv host guard scenario-deps scenario-deps-host trixie lab lab-down report tour verify test test-all test-ha test-swarm lint unit integration clean
+.PHONY: help venv host guard scenario-deps scenario-deps-host trixie lab lab-down report tour verify test test-all test-ha test-swarm lint lint-ansible lint-collection unit integration clean
 help:
 	@echo "make lab        bring up the lab's node containers (LAB=lab: the tutorial's two; LAB=ha: three) and apply site.yml"
 	@echo "make lab-down   remove the lab nodes, their volumes and the lab network (same LAB)"
@@ -51,14 +51,18 @@ report: venv
 tour: venv host
 	LAB=$(LAB) python3 scripts/tour.py
 
+# The two slow linters (about 40 s each) run side by side; -O keeps their outputs apart.
 lint: venv
 	yamllint -s .
 	ruff check . bench/overlay bench/app_load bench/netns_scale bench/recovery bench/node_down bench/rerun
-	ansible-lint --profile production
 	scripts/vagrant-validate.sh
+	python scripts/role_docs.py --check
+	@$(MAKE) --no-print-directory -j2 -O lint-ansible lint-collection
+lint-ansible:
+	ansible-lint --profile production
+lint-collection:
 	scripts/ansible-test.sh sanity
 	scripts/ansible-test.sh units
-	python scripts/role_docs.py --check
 
 # No root, no engine: seconds.
 unit: venv

@@ -75,6 +75,9 @@ MUTATIONS = [
     ('swarm waits',
      '        if not self.wait_for(SWARM_WAIT, lambda: swarm_settled(self.swarm_state())):',
      '        if False:'),
+    ('the store daemon.json names',
+     '                   for e in self.store_endpoints() or [None])',
+     '                   for e in [None])'),
 ]
 
 

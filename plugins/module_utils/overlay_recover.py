@@ -75,6 +75,7 @@ PENDING_STATUSES = ('exited', 'created')
 
 REFUSAL = re.compile(r'.*endpoint with name ([^ ]*) already exists in network ([^ ]*)')
 ADVERTISE = re.compile(r'"cluster-advertise": *"([^:"]*)')
+STORE = re.compile(r'"cluster-store": *"etcd://([^"]*)"')
 PROC_TASK = re.compile(r'/proc/\d+/task/(\d+)/ns/net\b')
 PROC_ONE = re.compile(r'/proc/1/ns/net\b')
 NETNS_FILE = re.compile(r'^(\S*/docker/netns/\S+)\s+(\d+)\s*$')
@@ -218,6 +219,17 @@ def parse_daemon_json(text):
             advertise = found[-1]
             break
     return backend, advertise
+
+
+def parse_store_endpoints(text):
+    """The etcd client URLs of the cluster store dockerd uses, from daemon.json's text ([] without
+    one): not always this node's own member (a node outside group etcd, or leaving it)."""
+    text = text or ''
+    found = STORE.search(text)
+    if not found:
+        return []
+    scheme = 'https' if '"kv.certfile"' in text else 'http'
+    return [f'{scheme}://{hostport}' for hostport in found.group(1).split(',') if hostport]
 
 
 def parse_journal(text):
@@ -535,9 +547,21 @@ class NodeRunner:
     def dockerd_answers(self):
         return self.ok(['docker', 'info'])
 
+    def store_endpoints(self):
+        return parse_store_endpoints(self.files.read(DAEMON_JSON))
+
+    def etcdctl_argv(self, api, endpoints):
+        """etcdctl asking the given members (default: the wrapper's, this node's own)."""
+        argv = ['env', f'ETCDCTL_API={api}', self.etcdctl]
+        if endpoints:
+            argv.append('--endpoints=' + ','.join(endpoints))
+        return argv
+
     def etcd_healthy(self):
-        return self.ok(['env', 'ETCDCTL_API=3', self.etcdctl, '--dial-timeout=2s', '--command-timeout=3s',
-                        'endpoint', 'health'])
+        """Whether one member of the store dockerd uses answers healthy."""
+        health = ['--dial-timeout=2s', '--command-timeout=3s', 'endpoint', 'health']
+        return any(self.ok(self.etcdctl_argv(3, [e] if e else []) + health)
+                   for e in self.store_endpoints() or [None])
 
     def swarm_state(self):
         return self.output(['docker', 'info', '-f', '{{.Swarm.LocalNodeState}}']).strip()
@@ -591,9 +615,9 @@ class NodeRunner:
         nid = self.output(['docker', 'network', 'inspect', '-f', '{{.Id}}', network]).strip()
         if not nid:
             return []
-        keys = parse_etcd_keys(self.run(['env', 'ETCDCTL_API=2', self.etcdctl, 'ls', ENDPOINT_KEYS + nid])[1])
-        records = (parse_endpoint_record(self.run(['env', 'ETCDCTL_API=2', self.etcdctl, 'get', key])[1])
-                   for key in keys)
+        etcdctl = self.etcdctl_argv(2, self.store_endpoints())
+        keys = parse_etcd_keys(self.run(etcdctl + ['ls', ENDPOINT_KEYS + nid])[1])
+        records = (parse_endpoint_record(self.run(etcdctl + ['get', key])[1]) for key in keys)
         return [r for r in records if r]
 
     def observe(self, dockerd=True, store=True):

@@ -168,35 +168,33 @@ def test_wiped_member_rejoins_as_a_new_member(nodes):
 
 
 def test_shrink_to_two_then_grow_to_three(nodes, temp_inventory):
-    """Over 2 minutes: four stage runs each way (check mode, then real), with member removal and addition."""
+    """The two stages that change (etcd and the overlay) in one run each way, previewed in check
+    mode and then applied: member removal and addition, and dockerd's restart where the cluster
+    store's members changed."""
     leaving = nodes[2]
+    stages = ("site.yml", "--tags", "etcd,overlay")
 
     def two_members(groups):
         groups["etcd"] = {"hosts": {n.name: None for n in nodes[:2]}}
 
-    two = temp_inventory(two_members)
     # Both membership changes go through `--check --diff` first: it must report them.
-    predicted, applied = check_then_apply("playbooks/etcd.yml", inventory=two)
-    assert_predicted(predicted, applied, "etcd.yml without docker-node3 in group etcd")
+    predicted, applied = check_then_apply(*stages, inventory=temp_inventory(two_members))
+    assert_predicted(predicted, applied, "etcd and the overlay without docker-node3 in group etcd")
     assert (leaving.name, "etcd : Remove this member from the cluster") in by_name(predicted)
     assert _members(nodes[0]) == sorted(n.name for n in nodes[:2])
     assert leaving.run("systemctl is-active etcd").stdout.strip() != "active"
     assert leaving.run("systemctl is-enabled etcd").stdout.strip() == "disabled"
     # It was removed while it still ran: etcd itself noticed before it was stopped.
     assert "permanently removed" in leaving.check("journalctl -u etcd -n 100 --no-pager")
-    rc, out = run_playbook("playbooks/overlay.yml", inventory=two)
-    assert_converged(rc, out, what="overlay.yml: docker-node3's cluster store points at the two members")
+    # docker-node3's cluster store points at the two members and it keeps demo.
     assert _pair_pings(leaving, nodes[0]), "docker-node3 lost demo when it stopped being a member"
 
-    # Grown back with the two stages that change: etcd (the member is added) and the overlay
-    # (docker-node3's cluster store points at its own member again).
-    predicted, applied = check_then_apply("playbooks/etcd.yml")
-    assert_predicted(predicted, applied, "etcd.yml with docker-node3 back in group etcd")
+    # Grown back: the member is added, docker-node3's cluster store points at its own member again.
+    predicted, applied = check_then_apply(*stages)
+    assert_predicted(predicted, applied, "etcd and the overlay with docker-node3 back in group etcd")
     assert (leaving.name, "etcd : Add this member") in by_name(predicted)
     assert _members(nodes[0]) == sorted(n.name for n in nodes)
     assert retry(lambda: _healthy(nodes[0], nodes))
-    predicted, applied = check_then_apply("playbooks/overlay.yml")
-    assert_predicted(predicted, applied, "overlay.yml with docker-node3 back in group etcd")
     assert _pair_pings(leaving, nodes[1])
 
 

@@ -41,6 +41,7 @@ from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover impo
     parse_ns_link,
     parse_proc_listing,
     parse_refusals,
+    parse_store_endpoints,
     plan,
     plan_diff,
     start_reason,
@@ -457,14 +458,18 @@ class FakeNode:
         return (0, DEMO_ID + '\n', '') if argv[-1] == 'demo' else (1, '', f'Error: No such network: {argv[-1]}')
 
     def etcd_v2(self, argv):
-        if argv[3] == 'ls':
-            return 0, ''.join(k + '\n' for k in sorted(self.records) if k.startswith(argv[4] + '/')), ''
-        if argv[4] in self.records:
-            return 0, self.records[argv[4]], ''
-        return 4, '', f'Error:  100: Key not found ({argv[4]}) [812]'
+        op, key = [a for a in argv[3:] if not a.startswith('--endpoints=')]
+        if op == 'ls':
+            return 0, ''.join(k + '\n' for k in sorted(self.records) if k.startswith(key + '/')), ''
+        if key in self.records:
+            return 0, self.records[key], ''
+        return 4, '', f'Error:  100: Key not found ({key}) [812]'
 
     def etcd_v3(self, argv):
-        return (0, '127.0.0.1:2379 is healthy\n', '') if self.etcd_up else (1, '', 'unhealthy\n')
+        """etcd_up: every member answers, or the set of --endpoints= values that do."""
+        asked = next((a.split('=', 1)[1] for a in argv if a.startswith('--endpoints=')), 'local')
+        up = self.etcd_up is True or (self.etcd_up and asked in self.etcd_up)
+        return (0, f'{asked} is healthy\n', '') if up else (1, '', 'unhealthy\n')
 
     def invocation_id(self, argv):
         return 0, f'inv{self.invocation}\n', ''
@@ -534,8 +539,8 @@ def test_repair_clears_then_restarts_once_then_starts():
     assert runner.changed and node.files.files[RESTARTS_FILE] == '1\n'
     assert node.containers['redis']['status'] == 'running'
     # etcd is asked for its health before its records are read
-    health = node.calls.index(['env', 'ETCDCTL_API=3', 'lab-etcdctl', '--dial-timeout=2s', '--command-timeout=3s',
-                               'endpoint', 'health'])
+    health = node.calls.index(['env', 'ETCDCTL_API=3', 'lab-etcdctl', '--endpoints=https://192.168.205.11:2379',
+                               '--dial-timeout=2s', '--command-timeout=3s', 'endpoint', 'health'])
     assert health < min(i for i, c in enumerate(node.calls) if c[:2] == ['env', 'ETCDCTL_API=2'])
 
 
@@ -702,3 +707,22 @@ def test_module_fails_at_the_restart_limit(module, capsys):
     node = FakeNode(journals=('journal_docker20_restore_failure.log',), restarts='2\n')
     result = module(node, capsys)
     assert result['failed'] is True and result['msg'] == LIMIT
+
+
+def test_the_store_is_the_one_daemon_json_names():
+    assert parse_store_endpoints(fx('daemon_json_cluster_store_node2.json')) == ['https://192.168.205.11:2379']
+    assert parse_store_endpoints('{"cluster-store": "etcd://10.0.0.1:2379,10.0.0.2:2379"}') == [
+        'http://10.0.0.1:2379', 'http://10.0.0.2:2379']
+    assert parse_store_endpoints(fx('daemon_json_swarm.json')) == []
+    assert parse_store_endpoints(None) == []
+
+
+def test_a_node_whose_store_is_other_members_does_not_wait_for_its_own():
+    """A node that left group etcd (its own member stopped) or was never in it: its dockerd's store
+    is the other members, one of them answering is enough; no wait for a local member."""
+    node = FakeNode(etcd_up={'https://192.168.205.11:2379'})
+    node.files.files[DAEMON_JSON] = fx('daemon_json_cluster_store_node2.json').replace(
+        'etcd://192.168.205.11:2379', 'etcd://192.168.205.10:2379,192.168.205.11:2379')
+    runner = node.runner()
+    assert runner.recover() == [] and not runner.changed
+    assert runner.etcd_ok is True and sum(node.sleeps) == 0
