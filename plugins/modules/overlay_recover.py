@@ -42,6 +42,8 @@ requirements:
     lab-etcdctl) for the cluster-store backend
 notes:
   - Every wait is bounded (dockerd 120 s, etcd 120 s, swarm 600 s, 30 rounds of starts).
+  - On cluster-store the etcd it waits for and reads is the store daemon.json's C(cluster-store)
+    names, not necessarily this node's own member.
   - C(changed) is true when the module restarted dockerd, removed an endpoint or started a
     container; in check mode, when it would. V(check) never reports a change.
 extends_documentation_fragment:
