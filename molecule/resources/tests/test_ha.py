@@ -187,6 +187,8 @@ def test_shrink_to_two_then_grow_to_three(nodes, temp_inventory):
     # It was removed while it still ran: etcd itself noticed before it was stopped.
     assert "permanently removed" in leaving.check("journalctl -u etcd -n 100 --no-pager")
     # docker-node3's cluster store points at the two members and it keeps demo.
+    store = json.loads(leaving.check("cat /etc/docker/daemon.json"))["cluster-store"]
+    assert store == "etcd://" + ",".join(f"{n.address}:2379" for n in nodes[:2]), store
     assert _pair_pings(leaving, nodes[0]), "docker-node3 lost demo when it stopped being a member"
 
     # Grown back: the member is added, docker-node3's cluster store points at its own member again.
