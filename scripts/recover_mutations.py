@@ -78,6 +78,18 @@ MUTATIONS = [
     ('the store daemon.json names',
      '                   for e in self.store_endpoints() or [None])',
      '                   for e in [None])'),
+    ('swarm pauses after an unclean stop',
+     "    return GOSSIP_FORGET if backend == SWARM and running is not None else 0",
+     '    return 0'),
+    ('a lost identity leaves its mark',
+     "            self.files.write(RUNNING_FILE, LOST_MARK)\n",
+     '            pass\n'),
+    ('only a clean stop clears the mark',
+     "        if result == 'success' and self.files.read(RUNNING_FILE) != LOST_MARK:",
+     "        if result == 'success':"),
+    ('a crash keeps the mark',
+     "        if result == 'success' and self.files.read(RUNNING_FILE) != LOST_MARK:",
+     "        if self.files.read(RUNNING_FILE) != LOST_MARK:"),
 ]
 
 

@@ -17,7 +17,8 @@ Three parts:
   out, err)`` callable and a small file-system object, both replaceable.
 
 The lab.multihost.overlay_recover module drives it; on a node it also runs
-alone (``python3 overlay_recover.py --boot|--repair|--check``). Python 3.9+
+alone (``python3 overlay_recover.py --boot|--repair|--check``), and as
+docker.service's start and stop hooks (``--before-start``, ``--after-stop``). Python 3.9+
 stdlib only: it imports nothing from Ansible.
 """
 
@@ -43,9 +44,15 @@ SAMPLE_GAP = 1          # between the two samples of dockerd's threads
 MAX_RESTARTS = 2        # dockerd restarts in a row; a clean start resets the count
 START_ROUNDS = 30       # rounds of `docker start`
 ROUND_PAUSE = 5         # between rounds
+# A swarm node's dockerd waits this long before it starts after a run that did not stop
+# cleanly: the other nodes need about 6 s to mark its old gossip identity failed.
+GOSSIP_FORGET = 10
 
 STATE_DIR = '/run/overlay-recover'
 RESTARTS_FILE = STATE_DIR + '/dockerd-restarts'
+RUNNING_FILE = '/var/lib/overlay-recover/dockerd-running'   # kept over a power loss; a clean stop removes it
+STARTED_MARK = 'dockerd started\n'
+LOST_MARK = 'dockerd lost its gossip identity\n'   # even a clean stop keeps this one
 DAEMON_JSON = '/etc/docker/daemon.json'
 DOCKER_NETNS = '/run/docker/netns'
 ENDPOINT_KEYS = '/docker/network/v1.0/endpoint/'
@@ -392,6 +399,13 @@ def stale_endpoints(obs):
     return clear, alone
 
 
+def start_pause(backend, running):
+    """Seconds dockerd waits before it starts: GOSSIP_FORGET on swarm when its last run did not
+    stop cleanly (RUNNING_FILE's text, None when absent). A node back before the others marked
+    its old gossip identity failed otherwise loses the new one (docs/recovery.md, symptom 5)."""
+    return GOSSIP_FORGET if backend == SWARM and running is not None else 0
+
+
 def restart_error(reason, restarts):
     if reason and restarts >= MAX_RESTARTS:
         return f'still {reason} after {restarts} dockerd restarts; see journalctl -u docker'
@@ -668,6 +682,10 @@ class NodeRunner:
         certificate, a restore); True when it was only queued (boot)."""
         self.changed = True
         self.say(f'{reason}; restarting dockerd')
+        if reason == LOST_IDENTITY:
+            # Without its identity dockerd does not leave the gossip when it stops: the next start
+            # waits as after an unclean stop (before_start, after_stop).
+            self.files.write(RUNNING_FILE, LOST_MARK)
         if boot:
             # overlay-recover.service is part of docker.service: it runs again with it
             self.run(['systemctl', 'restart', '--no-block', 'docker.service'])
@@ -681,6 +699,22 @@ class NodeRunner:
             self.fail(f'systemctl restart docker.service failed: {err.strip()}')
         self.wait_dockerd('dockerd did not come back')
         return False
+
+    def before_start(self):
+        """docker.service's ExecStartPre: the pause start_pause asks for, then the mark that
+        dockerd runs."""
+        pause = start_pause(self.daemon_json()[0], self.files.read(RUNNING_FILE))
+        if pause:
+            self.say(f"dockerd's last run did not leave the gossip cleanly; waiting {pause} s for the swarm "
+                     'to forget its identity')
+            self.sleep(pause)
+        self.files.write(RUNNING_FILE, STARTED_MARK)
+
+    def after_stop(self, result):
+        """docker.service's ExecStopPost, with systemd's SERVICE_RESULT: only a clean stop clears the
+        mark, and not the one of a dockerd that lost its gossip identity."""
+        if result == 'success' and self.files.read(RUNNING_FILE) != LOST_MARK:
+            self.files.remove(RUNNING_FILE)
 
     def start(self, names):
         for name in names:
@@ -739,7 +773,8 @@ class NodeRunner:
 
 # ------------------------------------------------------------------ script
 
-USAGE = 'usage: overlay_recover.py [--boot|--repair|--check]'
+USAGE = 'usage: overlay_recover.py [--boot|--repair|--check|--before-start|--after-stop]'
+MODES = ('--boot', '--repair', '--check', '--before-start', '--after-stop')
 
 
 def main(argv=None, run=local_run, files=None, sleep=time.sleep, out=None, err=None):
@@ -747,17 +782,22 @@ def main(argv=None, run=local_run, files=None, sleep=time.sleep, out=None, err=N
 
     --boot (default) as overlay-recover.service: a needed dockerd restart is
     queued; --repair: restart dockerd and wait for it; --check: print the
-    plan as JSON and change nothing."""
+    plan as JSON and change nothing; --before-start and --after-stop: docker.service's
+    ExecStartPre and ExecStopPost (the latter reads SERVICE_RESULT)."""
     args = sys.argv[1:] if argv is None else list(argv)
     out, err = out or sys.stdout, err or sys.stderr
     mode = args[0] if args else '--boot'
-    if len(args) > 1 or mode not in ('--boot', '--repair', '--check'):
+    if len(args) > 1 or mode not in MODES:
         _write(err, USAGE)
         return 2
     runner = NodeRunner(run, files=files, sleep=sleep, echo=lambda line: _write(out, line))
     try:
         if mode == '--check':
             _write(out, json.dumps(runner.check().to_json()))
+        elif mode == '--before-start':
+            runner.before_start()
+        elif mode == '--after-stop':
+            runner.after_stop(os.environ.get('SERVICE_RESULT', ''))
         else:
             runner.recover(boot=mode == '--boot')
     except RecoverFailed as exc:

@@ -38,12 +38,14 @@ def test_overlay_recover_runs_with_dockerd(host):
 
 def test_daemon_json_is_decided_from_variables_alone(host):
     # No node-side record takes part: daemon.json is docker_daemon_options plus the
-    # backend's keys, and the drop-in's part (dockerd after etcd) is there only with cluster-store.
+    # backend's keys; the drop-in's parts: dockerd after etcd with cluster-store, the recovery
+    # engine's start and stop hooks with swarm.
     assert not host.file("/etc/ansible/facts.d/docker_daemon.fact").exists
     conf = json.loads(host.file("/etc/docker/daemon.json").content_string)
     assert conf["log-driver"] == "json-file" and conf["log-opts"] == {"max-size": "10m", "max-file": "3"}, conf
     dropin = host.file("/etc/systemd/system/docker.service.d/lab.conf").content_string
     assert ("After=etcd.service" in dropin) == (_backend(host) == "cluster-store"), dropin
+    assert ("overlay-recover --before-start" in dropin) == (_backend(host) == "swarm"), dropin
     after = host.run("systemctl show -p After --value docker").stdout
     assert ("etcd.service" in after) == (_backend(host) == "cluster-store"), after
 

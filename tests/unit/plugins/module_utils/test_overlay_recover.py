@@ -16,14 +16,18 @@ from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover impo
     CLUSTER_STORE,
     DAEMON_JSON,
     ENDPOINT_KEYS,
+    GOSSIP_FORGET,
     IN_USE_HERE,
     LOST_IDENTITY,
+    LOST_MARK,
     NOT_THIS_NODES,
     PEER_WITHOUT_ADDRESS,
     RESTARTS_FILE,
     RESTORE_FAILED,
     RESTORED_WITHOUT_ADDRESS,
+    RUNNING_FILE,
     SAMPLE_GAP,
+    STARTED_MARK,
     STRAY_THREAD,
     SWARM,
     Container,
@@ -44,6 +48,7 @@ from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover impo
     parse_store_endpoints,
     plan,
     plan_diff,
+    start_pause,
     start_reason,
     stray_threads,
 )
@@ -630,8 +635,48 @@ def test_swarm_waits_then_restarts_when_identity_is_lost_while_pending():
     assert actions == said(f'{LOST_IDENTITY}; restarting dockerd', 'started app')
     assert changes(node.calls) == [['docker', 'start', 'app'], ['systemctl', 'reset-failed', 'docker.service'],
                                    ['systemctl', 'restart', 'docker.service'], ['docker', 'start', 'app']]
+    # without its identity dockerd does not leave the gossip: its next start waits
+    assert ('write', RUNNING_FILE, LOST_MARK) in node.files.writes
     assert node.sleeps == [2, 2, 5], 'waited for the swarm, then between rounds'
     assert not [c for c in node.calls if c[0] == 'env'], 'no etcd on swarm'
+
+
+def test_a_lost_identity_at_boot_is_queued_with_its_mark():
+    node = FakeNode(daemon='daemon_json_swarm.json', journals=('journal_docker26_lost_gossip_identity.log',),
+                    containers=(('redis', 'error_docker26_attaching_to_network_failed.txt'),))
+    assert node.runner().recover(boot=True) == said(f'{LOST_IDENTITY}; restarting dockerd')
+    assert changes(node.calls) == [['systemctl', 'restart', '--no-block', 'docker.service']]
+    assert node.files.files[RUNNING_FILE] == LOST_MARK
+
+
+@pytest.mark.parametrize('daemon, running, pause', [
+    ('daemon_json_swarm.json', STARTED_MARK, GOSSIP_FORGET),         # a power loss on swarm
+    ('daemon_json_swarm.json', LOST_MARK, GOSSIP_FORGET),            # restarted for a lost identity
+    ('daemon_json_swarm.json', None, 0),                             # the last stop was clean
+    ('daemon_json_cluster_store_node2.json', STARTED_MARK, 0),       # no gossip identity to lose
+])
+def test_dockerd_waits_before_it_starts_only_on_swarm_after_an_unclean_stop(daemon, running, pause):
+    assert start_pause(parse_daemon_json(fx(daemon))[0], running) == pause
+    node = FakeNode(daemon=daemon)
+    if running is not None:
+        node.files.files[RUNNING_FILE] = running
+    out = io.StringIO()
+    assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=out) == 0
+    assert node.sleeps == ([pause] if pause else []) and node.calls == [], 'nothing asked of dockerd before it starts'
+    assert bool(pause) == ('for the swarm to forget its identity' in out.getvalue())
+    assert node.files.files[RUNNING_FILE] == STARTED_MARK
+
+
+@pytest.mark.parametrize('mark, result, kept', [
+    (STARTED_MARK, 'success', False), (STARTED_MARK, 'signal', True), (STARTED_MARK, 'timeout', True),
+    (LOST_MARK, 'success', True),   # a dockerd without its identity did not leave the gossip
+])
+def test_only_a_clean_stop_clears_the_mark(monkeypatch, mark, result, kept):
+    node = FakeNode(daemon='daemon_json_swarm.json')
+    node.files.files[RUNNING_FILE] = mark
+    monkeypatch.setenv('SERVICE_RESULT', result)
+    assert main(['--after-stop'], run=node.run, files=node.files, sleep=node.sleep, out=io.StringIO()) == 0
+    assert (RUNNING_FILE in node.files.files) == kept and node.calls == []
 
 
 def test_swarm_that_never_settles_fails():
