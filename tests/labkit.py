@@ -362,20 +362,23 @@ def failed_tasks(data):
             for host, result in task["hosts"].items() if result.get("failed") and not result.get("ignore_errors")]
 
 
+def changes_of(playbook, *args, lab=None, inventory=None):
+    """changed_tasks of one run of a playbook (args may hold --check --diff), which must succeed."""
+    rc, data, err = run_playbook_json(playbook, *args, lab=lab, inventory=inventory)
+    failed = {h: s for h, s in data.get("stats", {}).items() if s.get("failures") or s.get("unreachable")}
+    assert rc == 0 and not failed, (f"{playbook} {' '.join(args)} failed (rc={rc}): {failed}\n"
+                                    f"{failed_tasks(data)}\n{err[-3000:]}")
+    return changed_tasks(data)
+
+
 def check_then_apply(playbook, *args, lab=None, inventory=None):
     """Run a playbook in check mode with --diff, then for real.
 
     Returns (predicted, applied): changed_tasks of each, what check mode marked
     changed and what changed for real. Each run must succeed.
     """
-    runs = []
-    for mode in (["--check", "--diff"], []):
-        rc, data, err = run_playbook_json(playbook, *mode, *args, lab=lab, inventory=inventory)
-        failed = {h: s for h, s in data.get("stats", {}).items() if s.get("failures") or s.get("unreachable")}
-        what = f"{playbook} {' '.join(mode)} failed (rc={rc}): {failed}\n{failed_tasks(data)}\n{err[-3000:]}"
-        assert rc == 0 and not failed, what
-        runs.append(changed_tasks(data))
-    return tuple(runs)
+    return (changes_of(playbook, "--check", "--diff", *args, lab=lab, inventory=inventory),
+            changes_of(playbook, *args, lab=lab, inventory=inventory))
 
 
 def assert_predicted(predicted, applied, what):
