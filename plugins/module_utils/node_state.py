@@ -6,15 +6,21 @@ they want and send only the tasks that change something (lab.multihost.node_stat
 
 Pure parsers of each tool's output, and one reader that runs the tools through a
 ``run(argv) -> (rc, stdout, stderr)`` callable (the module's run_command, or a fake
-in the unit tests). Standard library only.
+in the unit tests) and asks the Docker Engine API through an ``api(path) -> data or
+None`` callable (engine_api: its unix socket; a few milliseconds a request, where each
+``docker`` command costs a process start). Standard library only.
 """
 
 import grp
 import hashlib
+import http.client
 import json
 import os
 import pwd
+import socket
 import stat
+
+DOCKER_SOCKET = '/var/run/docker.sock'
 
 
 def file_facts(path):
@@ -92,11 +98,38 @@ def parse_networks(inspected):
             for n in inspected}
 
 
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__('localhost', timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def engine_api(path, socket_path=DOCKER_SOCKET, timeout=10):
+    """GET one Docker Engine API path through its unix socket: the decoded JSON, or None when
+    the engine does not answer it (no socket, no engine, an error status)."""
+    conn = _UnixConnection(socket_path, timeout)
+    try:
+        conn.request('GET', path)
+        resp = conn.getresponse()
+        body = resp.read()
+        return json.loads(body) if resp.status == 200 else None
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
 class NodeReader:
     """Reads the parts of a node's state a stage asks for; every part is optional."""
 
-    def __init__(self, run):
+    def __init__(self, run, api=engine_api):
         self.run = run
+        self.api = api
 
     def _json(self, argv):
         rc, out, _err = self.run(argv)
@@ -118,22 +151,18 @@ class NodeReader:
 
     def docker(self):
         """None without an answering engine; else version, swarm state, networks, containers, image references."""
-        version = self._json(['docker', 'version', '-f', '{{json .Server}}'])
+        version = self.api('/version')
         if not version:
             return None
-        swarm = self._json(['docker', 'info', '-f', '{{json .Swarm}}']) or {}
-        state = {'version': version.get('Version', ''), 'swarm': swarm.get('LocalNodeState', 'inactive'),
-                 'swarm_control': bool(swarm.get('ControlAvailable')), 'networks': {}, 'containers': {},
-                 'images': []}
-        _rc, ids, _err = self.run(['docker', 'network', 'ls', '-q'])
-        if ids.split():
-            state['networks'] = parse_networks(self._json(['docker', 'network', 'inspect'] + ids.split()) or [])
-        _rc, ids, _err = self.run(['docker', 'ps', '-aq'])
-        if ids.split():
-            state['containers'] = parse_containers(self._json(['docker', 'inspect'] + ids.split()) or [])
-        _rc, out, _err = self.run(['docker', 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])
-        state['images'] = sorted(set(out.split()))
-        return state
+        swarm = (self.api('/info') or {}).get('Swarm') or {}
+        listed = self.api('/containers/json?all=1') or []
+        inspected = [self.api(f"/containers/{c['Id']}/json") for c in listed]
+        return {'version': version.get('Version', ''), 'swarm': swarm.get('LocalNodeState', 'inactive'),
+                'swarm_control': bool(swarm.get('ControlAvailable')),
+                'networks': parse_networks(self.api('/networks') or []),
+                'containers': parse_containers(c for c in inspected if c),
+                'images': sorted({tag for image in self.api('/images/json') or [] for tag in image.get('RepoTags') or []
+                                  if tag != '<none>:<none>'})}
 
     def netns(self):
         names = self._json(['ip', '-j', 'netns', 'list']) or []

@@ -35,7 +35,7 @@ options:
     elements: str
     default: []
   docker:
-    description: Read the Docker Engine through the C(docker) CLI (C(null) when it does not answer).
+    description: Read the Docker Engine through its API on C(/var/run/docker.sock) (C(null) when it does not answer).
     type: bool
     default: false
   netns:
@@ -57,7 +57,7 @@ options:
         type: path
         required: true
 requirements:
-  - python3; systemctl, dpkg-query, docker, ip, nft and unshare for the parts asked for
+  - python3; systemctl, dpkg-query, ip, nft and unshare for the parts asked for, and the Docker socket
 extends_documentation_fragment:
   - lab.multihost.attributes.info_module
   - lab.multihost.attributes

@@ -8,6 +8,7 @@ import pathlib
 
 from ansible_collections.lab.multihost.plugins.module_utils.node_state import (
     NodeReader,
+    engine_api,
     file_facts,
     parse_containers,
     parse_networks,
@@ -79,24 +80,40 @@ class FakeRun:
 
 
 def test_no_engine_reads_as_none():
-    assert NodeReader(FakeRun([])).read(docker=True)['docker'] is None
+    assert NodeReader(FakeRun([]), api=lambda path: None).read(docker=True)['docker'] is None
 
 
-def test_engine_read_in_a_few_commands():
-    run = FakeRun([
-        (['docker', 'version'], (0, '{"Version": "20.10.24+dfsg1"}', '')),
-        (['docker', 'info'], (0, '{"LocalNodeState": "inactive", "ControlAvailable": false}', '')),
-        (['docker', 'network', 'ls'], (0, 'a\nb\n', '')),
-        (['docker', 'network', 'inspect'], (0, _text('docker_network_inspect.json'), '')),
-        (['docker', 'ps'], (0, 'c\n', '')),
-        (['docker', 'inspect'], (0, _text('docker_inspect.json'), '')),
-        (['docker', 'image', 'ls'], (0, 'lab/app:1\nlab/app:1\ndebian:bookworm\n', '')),
-    ])
-    engine = NodeReader(run).read(docker=True)['docker']
+def test_engine_read_through_its_api():
+    """Captured from docker-node1's Engine API: /networks, /containers/json?all=1, /images/json;
+    a container's /containers/<id>/json is what docker inspect prints."""
+    inspected = {c['Name']: c for c in json.loads(_text('docker_inspect.json'))}
+    listed = json.loads(_text('docker_api_containers.json'))
+    answers = {
+        '/version': {'Version': '20.10.24+dfsg1'},
+        '/info': {'Swarm': {'LocalNodeState': 'inactive', 'ControlAvailable': False}},
+        '/networks': json.loads(_text('docker_api_networks.json')),
+        '/containers/json?all=1': listed,
+        '/images/json': json.loads(_text('docker_api_images.json')) + [{'RepoTags': None}],
+    }
+    for c in listed:
+        answers[f"/containers/{c['Id']}/json"] = inspected[c['Names'][0]]
+    asked = []
+
+    def api(path):
+        asked.append(path)
+        return answers.get(path)
+
+    run = FakeRun([])
+    engine = NodeReader(run, api=api).read(docker=True)['docker']
     assert engine['version'] == '20.10.24+dfsg1' and engine['swarm'] == 'inactive'
-    assert 'demo' in engine['networks'] and 'app' in engine['containers']
-    assert engine['images'] == ['debian:bookworm', 'lab/app:1']
-    assert len(run.calls) == 7
+    assert engine['networks']['demo']['driver'] == 'overlay' and engine['networks']['demo']['scope'] == 'global'
+    assert engine['containers']['app']['running'] and 'demo' in engine['containers']['app']['networks']
+    assert engine['images'] == ['debian:bookworm', 'lab/app:5a3c355ada06']
+    assert run.calls == [] and len(asked) == 6
+
+
+def test_engine_api_without_a_socket_is_none(tmp_path):
+    assert engine_api('/version', socket_path=str(tmp_path / 'docker.sock'), timeout=1) is None
 
 
 def test_fence_matches_only_when_the_kernel_prints_what_the_file_loads():
