@@ -1,0 +1,86 @@
+# Copyright: (c) 2026, Lab multihost maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Several files written in one module run (lab.multihost.file_set): what differs is
+planned first, then every new file is staged beside its destination and only then
+renamed into place, so a failure while staging changes nothing. Standard library only.
+"""
+
+import grp
+import hashlib
+import os
+import pwd
+import stat
+import tempfile
+
+
+def _owner_ids(owner, group):
+    uid = pwd.getpwnam(owner).pw_uid
+    gid = grp.getgrnam(group).gr_gid if group else pwd.getpwnam(owner).pw_gid
+    return uid, gid
+
+
+def plan(files):
+    """[{path, content, mode, owner, group}] -> [(path, why)] of the files that differ, in order.
+
+    A file differs when it is missing, is not a regular file, or has other content, mode,
+    owner or group. Raises KeyError for an unknown owner or group before anything changes."""
+    out = []
+    for f in files:
+        uid, gid = _owner_ids(f['owner'], f['group'])
+        try:
+            st = os.lstat(f['path'])
+        except FileNotFoundError:
+            out.append((f['path'], 'missing'))
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            out.append((f['path'], 'not a regular file'))
+            continue
+        with open(f['path'], 'rb') as fh:
+            same = hashlib.sha1(fh.read()).digest() == hashlib.sha1(f['content'].encode()).digest()
+        why = [w for w, differs in (('content', not same),
+                                    ('mode', stat.S_IMODE(st.st_mode) != int(f['mode'], 8)),
+                                    ('owner', (st.st_uid, st.st_gid) != (uid, gid))) if differs]
+        if why:
+            out.append((f['path'], ', '.join(why)))
+    return out
+
+
+def apply(files, changes):
+    """Write the files `changes` names: stage each beside its destination (parents made 0755),
+    then rename them all into place. A failure while staging removes what was staged."""
+    by_path = {f['path']: f for f in files}
+    staged = []
+    try:
+        for path, _why in changes:
+            f = by_path[path]
+            parent = os.path.dirname(path)
+            os.makedirs(parent, mode=0o755, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=parent, prefix='.' + os.path.basename(path) + '.')
+            staged.append((tmp, path))
+            with os.fdopen(fd, 'wb') as fh:
+                fh.write(f['content'].encode())
+            os.chown(tmp, *_owner_ids(f['owner'], f['group']))
+            os.chmod(tmp, int(f['mode'], 8))
+    except BaseException:
+        for tmp, _path in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
+    for tmp, path in staged:
+        os.rename(tmp, path)
+
+
+def read_text(path, limit=65536):
+    """A file's text for a diff: '' when missing, a note when binary or large."""
+    try:
+        with open(path, 'rb') as fh:
+            data = fh.read(limit + 1)
+    except OSError:
+        return ''
+    if len(data) > limit:
+        return f'(more than {limit} bytes)\n'
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return '(binary)\n'
