@@ -10,8 +10,9 @@ import grp
 import hashlib
 import os
 import pwd
-import stat
 import tempfile
+
+from ansible_collections.lab.multihost.plugins.module_utils.node_state import file_facts
 
 
 def _owner_ids(owner, group):
@@ -24,23 +25,23 @@ def plan(files):
     """[{path, content, mode, owner, group}] -> [(path, why)] of the files that differ, in order.
 
     A file differs when it is missing, is not a regular file, or has other content, mode,
-    owner or group. Raises KeyError for an unknown owner or group before anything changes."""
+    owner or group (read as node_state reads a file). Raises KeyError for an unknown owner or
+    group before anything changes."""
     out = []
     for f in files:
         uid, gid = _owner_ids(f['owner'], f['group'])
-        try:
-            st = os.lstat(f['path'])
-        except FileNotFoundError:
+        seen = file_facts(f['path'])
+        if not seen['exists']:
             out.append((f['path'], 'missing'))
             continue
-        if not stat.S_ISREG(st.st_mode):
+        if seen['type'] != 'file':
             out.append((f['path'], 'not a regular file'))
             continue
-        with open(f['path'], 'rb') as fh:
-            same = hashlib.sha1(fh.read()).digest() == hashlib.sha1(f['content'].encode()).digest()
-        why = [w for w, differs in (('content', not same),
-                                    ('mode', stat.S_IMODE(st.st_mode) != int(f['mode'], 8)),
-                                    ('owner', (st.st_uid, st.st_gid) != (uid, gid))) if differs]
+        why = [w for w, differs in (
+            ('content', seen['checksum'] != hashlib.sha1(f['content'].encode()).hexdigest()),
+            ('mode', seen['mode'] != f"{int(f['mode'], 8):04o}"),
+            ('owner', (seen['owner'], seen['group']) != (pwd.getpwuid(uid).pw_name, grp.getgrgid(gid).gr_name)),
+        ) if differs]
         if why:
             out.append((f['path'], ', '.join(why)))
     return out
