@@ -64,8 +64,9 @@ lint-collection:
 	scripts/ansible-test.sh sanity
 	scripts/ansible-test.sh units
 
-# No root, no engine: seconds.
+# No engine: seconds. Graphviz's dot renders the report's SVG (installed when missing).
 unit: venv
+	@scripts/host-package.sh dot graphviz
 	pytest -q tests/unit
 
 # Root and iproute2: real namespaces, veths and bridges (and a container when an engine answers).

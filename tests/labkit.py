@@ -362,23 +362,26 @@ def failed_tasks(data):
             for host, result in task["hosts"].items() if result.get("failed") and not result.get("ignore_errors")]
 
 
-def changes_of(playbook, *args, lab=None, inventory=None):
-    """changed_tasks of one run of a playbook (args may hold --check --diff), which must succeed."""
+def changes_of(playbook, *args, lab=None, inventory=None, outputs=None):
+    """changed_tasks of one run of a playbook (args may hold --check --diff), which must succeed.
+    outputs: a list that gets the run's whole JSON result as text (for what it must not print)."""
     rc, data, err = run_playbook_json(playbook, *args, lab=lab, inventory=inventory)
     failed = {h: s for h, s in data.get("stats", {}).items() if s.get("failures") or s.get("unreachable")}
     assert rc == 0 and not failed, (f"{playbook} {' '.join(args)} failed (rc={rc}): {failed}\n"
                                     f"{failed_tasks(data)}\n{err[-3000:]}")
+    if outputs is not None:
+        outputs.append(json.dumps(data) + err)
     return changed_tasks(data)
 
 
-def check_then_apply(playbook, *args, lab=None, inventory=None):
+def check_then_apply(playbook, *args, lab=None, inventory=None, outputs=None):
     """Run a playbook in check mode with --diff, then for real.
 
     Returns (predicted, applied): changed_tasks of each, what check mode marked
-    changed and what changed for real. Each run must succeed.
+    changed and what changed for real. Each run must succeed (outputs: as changes_of).
     """
-    return (changes_of(playbook, "--check", "--diff", *args, lab=lab, inventory=inventory),
-            changes_of(playbook, *args, lab=lab, inventory=inventory))
+    return (changes_of(playbook, "--check", "--diff", *args, lab=lab, inventory=inventory, outputs=outputs),
+            changes_of(playbook, *args, lab=lab, inventory=inventory, outputs=outputs))
 
 
 def assert_predicted(predicted, applied, what):

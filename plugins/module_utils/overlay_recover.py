@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -47,6 +48,11 @@ ROUND_PAUSE = 5         # between rounds
 # A swarm node's dockerd waits this long before it starts after a run that did not stop
 # cleanly: the other nodes need about 6 s to mark its old gossip identity failed.
 GOSSIP_FORGET = 10
+# A swarm worker's dockerd waits at most this long for its manager's gossip port: a join
+# refused at start is retried only a minute later, and its names stay unknown to the manager.
+MANAGER_WAIT = 30
+GOSSIP_PORT = 7946
+CONNECT_TIMEOUT = 1
 
 STATE_DIR = '/run/overlay-recover'
 RESTARTS_FILE = STATE_DIR + '/dockerd-restarts'
@@ -54,6 +60,7 @@ RUNNING_FILE = '/var/lib/overlay-recover/dockerd-running'   # kept over a power 
 STARTED_MARK = 'dockerd started\n'
 LOST_MARK = 'dockerd lost its gossip identity\n'   # even a clean stop keeps this one
 DAEMON_JSON = '/etc/docker/daemon.json'
+SWARM_STATE = '/var/lib/docker/swarm/docker-state.json'   # what dockerd keeps of its swarm between runs
 DOCKER_NETNS = '/run/docker/netns'
 ENDPOINT_KEYS = '/docker/network/v1.0/endpoint/'
 ASIDE = '.overlay-recover'   # suffix of a container renamed aside
@@ -406,6 +413,24 @@ def start_pause(backend, running):
     return GOSSIP_FORGET if backend == SWARM and running is not None else 0
 
 
+def joined_through(text):
+    """The address of the manager this node joined the swarm through (docker-state.json's
+    RemoteAddr without its port), or None: no swarm, or the node that created it."""
+    try:
+        remote = json.loads(text or '{}').get('RemoteAddr') or ''
+    except ValueError:
+        return None
+    return remote.rsplit(':', 1)[0].strip('[]') or None
+
+
+def tcp_connects(address, port):
+    try:
+        socket.create_connection((address, port), CONNECT_TIMEOUT).close()
+    except OSError:
+        return False
+    return True
+
+
 def restart_error(reason, restarts):
     if reason and restarts >= MAX_RESTARTS:
         return f'still {reason} after {restarts} dockerd restarts; see journalctl -u docker'
@@ -520,8 +545,9 @@ class NodeRunner:
     ``plans`` every plan it made, in order.
     """
 
-    def __init__(self, run, files=None, sleep=time.sleep, echo=None, etcdctl=None):
+    def __init__(self, run, files=None, sleep=time.sleep, echo=None, etcdctl=None, connects=tcp_connects):
         self.run = run
+        self.connects = connects
         self.files = files or LocalFiles()
         self.sleep = sleep
         self.echo = echo
@@ -701,13 +727,19 @@ class NodeRunner:
         return False
 
     def before_start(self):
-        """docker.service's ExecStartPre: the pause start_pause asks for, then the mark that
+        """docker.service's ExecStartPre: the pause start_pause asks for; on a swarm worker, the
+        wait for its manager's gossip port (a node booting with its manager); then the mark that
         dockerd runs."""
-        pause = start_pause(self.daemon_json()[0], self.files.read(RUNNING_FILE))
+        backend = self.daemon_json()[0]
+        pause = start_pause(backend, self.files.read(RUNNING_FILE))
         if pause:
             self.say(f"dockerd's last run did not leave the gossip cleanly; waiting {pause} s for the swarm "
                      'to forget its identity')
             self.sleep(pause)
+        manager = joined_through(self.files.read(SWARM_STATE)) if backend == SWARM else None
+        if manager and not self.wait_for(MANAGER_WAIT, lambda: self.connects(manager, GOSSIP_PORT)):
+            self.say(f'the manager {manager} does not answer on {GOSSIP_PORT}/tcp after {MANAGER_WAIT} s; '
+                     'starting dockerd (it joins the gossip a minute later)')
         self.files.write(RUNNING_FILE, STARTED_MARK)
 
     def after_stop(self, result):
@@ -777,7 +809,7 @@ USAGE = 'usage: overlay_recover.py [--boot|--repair|--check|--before-start|--aft
 MODES = ('--boot', '--repair', '--check', '--before-start', '--after-stop')
 
 
-def main(argv=None, run=local_run, files=None, sleep=time.sleep, out=None, err=None):
+def main(argv=None, run=local_run, files=None, sleep=time.sleep, out=None, err=None, connects=tcp_connects):
     """Run one mode on this node; returns the exit code (0 done, 1 failed, 2 usage).
 
     --boot (default) as overlay-recover.service: a needed dockerd restart is
@@ -790,7 +822,7 @@ def main(argv=None, run=local_run, files=None, sleep=time.sleep, out=None, err=N
     if len(args) > 1 or mode not in MODES:
         _write(err, USAGE)
         return 2
-    runner = NodeRunner(run, files=files, sleep=sleep, echo=lambda line: _write(out, line))
+    runner = NodeRunner(run, files=files, sleep=sleep, echo=lambda line: _write(out, line), connects=connects)
     try:
         if mode == '--check':
             _write(out, json.dumps(runner.check().to_json()))

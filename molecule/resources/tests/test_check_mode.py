@@ -2,18 +2,29 @@
 
 Each case changes one input, runs the stage's playbook in check mode and then for real
 (labkit.check_then_apply), and asserts that the tasks check mode marked changed are the
-tasks that changed for real; then it puts the input back. The three app.yml inputs are
-applied one on top of the other and put back once.
+tasks that changed for real; then it puts the input back. The app.yml inputs are applied
+one on top of the other and put back once.
 """
 
 import json
 
 import pytest
-from labkit import assert_converged, assert_predicted, check_then_apply, run_playbook
+from labkit import (
+    assert_converged,
+    assert_predicted,
+    check_then_apply,
+    fetch,
+    hits,
+    parse,
+    run_playbook,
+    wait_healthy,
+)
 
 # On the tutorial's lab with cluster-store: the mechanisms these cases cover do not
 # depend on the backend (test_site.py checks the converged lab in every scenario).
 pytestmark = pytest.mark.scenarios("default")
+
+SECRET = "/opt/lab/secrets/redis-password"
 
 
 def _restore(playbook, *args):
@@ -21,24 +32,32 @@ def _restore(playbook, *args):
     assert_converged(rc, out, what=f"putting back {playbook}")
 
 
-def test_app_inputs_one_on_top_of_the_other(redis_node):
-    """Three app.yml inputs in turn, each previewed then applied on top of the last: an input of
-    the redis Dockerfile, an option of the app container, the password file deleted (rotation).
-    One put-back at the end instead of one per input."""
-    steps = [("redis_appendfsync=always", ["-e", "redis_appendfsync=always"], None),
-             ("app_workers=2", ["-e", "app_workers=2"], None),
-             ("the password file deleted (rotation)", [],
-              lambda: redis_node.check("rm -f /opt/lab/secrets/redis-password"))]
-    extra = []
+def test_app_inputs_one_on_top_of_the_other(app_node, redis_node, base_url):
+    """Two app.yml changes in turn, each previewed then applied on top of the last: an input of the
+    redis Dockerfile with an option of the app container, then the password file deleted (the
+    README's rotation). One put-back at the end. Through all of it no run prints a password, the
+    new password reaches the app, and the counter is kept."""
+    old = redis_node.check("cat %s", SECRET)
+    before = hits(redis_node)
+    steps = [("redis_appendfsync=always and app_workers=2",
+              ["-e", "redis_appendfsync=always", "-e", "app_workers=2"], None),
+             ("the password file deleted (rotation)", [], lambda: redis_node.check("rm -f %s", SECRET))]
+    extra, outputs = [], []
     try:
         for what, args, by_hand in steps:
             if by_hand:
                 by_hand()
             extra += args
-            predicted, applied = check_then_apply("playbooks/app.yml", *extra)
+            predicted, applied = check_then_apply("playbooks/app.yml", *extra, outputs=outputs)
             assert_predicted(predicted, applied, what)
     finally:
         _restore("playbooks/app.yml")
+    new = redis_node.check("cat %s", SECRET)
+    assert new != old and app_node.check("cat %s", SECRET) == new, "the rotation did not reach the app"
+    assert not [o for o in outputs if old in o or new in o], "an app.yml run printed a redis password"
+    wait_healthy(app_node, base_url)
+    n = parse(*fetch(app_node, base_url + "/")[0])[0]
+    assert n == before + 1, f"the counter went from {before} to {n} across the changes and the rotation"
 
 
 def test_daemon_json_key():

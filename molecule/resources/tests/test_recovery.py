@@ -160,12 +160,16 @@ def test_site_yml_repairs_what_the_unit_did_not(app_node, redis_node, base_url, 
 
 @pytest.mark.scenarios("default", "swarm")
 def test_host_restart_make_lab_starts_the_same_nodes(nodes, app_node, redis_node, base_url, inventory):
-    """The host restarts: the nodes are stopped (with their stop timeout); `make lab` starts them again."""
+    """The host restarts: the nodes are stopped (with their stop timeout) and come back in any order.
+    Here the redis node boots first, a few seconds before `make lab` starts the other: on swarm the
+    worker's dockerd must not start before its manager's, or the manager never learns redis's name."""
     ids = {n.name: n.container_id() for n in nodes}
     volumes = {n.name: n.name + "-docker" for n in nodes}
     before = hits(redis_node)
     _settle()
     subprocess.run(["docker", "stop", *ids], check=True, capture_output=True, timeout=180)
+    subprocess.run(["docker", "start", redis_node.name], check=True, capture_output=True, timeout=60)
+    time.sleep(5)
     res = subprocess.run([str(ROOT / "scripts/lab.sh"), "up"], cwd=ROOT, capture_output=True, text=True,
                          env=ansible_env(LAB=inventory.lab), timeout=1200, check=False)
     assert res.returncode == 0, f"make lab after a host restart failed:\n{(res.stdout + res.stderr)[-5000:]}"

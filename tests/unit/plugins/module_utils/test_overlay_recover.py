@@ -20,6 +20,7 @@ from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover impo
     IN_USE_HERE,
     LOST_IDENTITY,
     LOST_MARK,
+    MANAGER_WAIT,
     NOT_THIS_NODES,
     PEER_WITHOUT_ADDRESS,
     RESTARTS_FILE,
@@ -30,11 +31,13 @@ from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover impo
     STARTED_MARK,
     STRAY_THREAD,
     SWARM,
+    SWARM_STATE,
     Container,
     Endpoint,
     NodeRunner,
     Observation,
     RecoverFailed,
+    joined_through,
     journal_reason,
     main,
     parse_containers,
@@ -665,6 +668,68 @@ def test_dockerd_waits_before_it_starts_only_on_swarm_after_an_unclean_stop(daem
     assert node.sleeps == ([pause] if pause else []) and node.calls == [], 'nothing asked of dockerd before it starts'
     assert bool(pause) == ('for the swarm to forget its identity' in out.getvalue())
     assert node.files.files[RUNNING_FILE] == STARTED_MARK
+
+
+def test_the_manager_a_node_joined_through():
+    assert joined_through(fx('swarm_state_docker26_worker.json')) == NODE1
+    assert joined_through(fx('swarm_state_docker26_manager.json')) is None, 'the node that created the swarm'
+    assert joined_through(None) is None and joined_through('not json') is None
+
+
+class Manager:
+    """The manager's gossip port as a booting worker sees it: refused until ``after`` tries."""
+
+    def __init__(self, after):
+        self.after, self.asked = after, []
+
+    def __call__(self, address, port):
+        self.asked.append((address, port))
+        return len(self.asked) > self.after
+
+
+@pytest.mark.parametrize('running, after, pause', [
+    (None, 3, 0),               # the host restarts: the worker boots with its manager
+    (STARTED_MARK, 0, GOSSIP_FORGET),   # a power loss of the worker alone: its manager answers
+])
+def test_a_swarm_worker_waits_for_its_managers_gossip_port_before_dockerd_starts(running, after, pause):
+    """journal_docker26_worker_join_refused.log: a worker whose dockerd started a moment before
+    its manager's had its join refused, joined a minute later, and its containers' names stayed
+    unknown on the manager (the app answered 503: redis has no address)."""
+    node = FakeNode(daemon='daemon_json_swarm.json')
+    node.files.files[SWARM_STATE] = fx('swarm_state_docker26_worker.json')
+    if running is not None:
+        node.files.files[RUNNING_FILE] = running
+    manager, out = Manager(after), io.StringIO()
+    assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=out, connects=manager) == 0
+    assert manager.asked == [(NODE1, 7946)] * (after + 1)
+    assert node.sleeps == [pause] * bool(pause) + [2] * after and node.calls == []
+    assert 'does not answer' not in out.getvalue()
+    assert node.files.files[RUNNING_FILE] == STARTED_MARK
+    assert 'Failed to join 192.168.205.10:7946' in fx('journal_docker26_worker_join_refused.log')
+
+
+def test_a_worker_whose_manager_stays_down_starts_after_the_bound():
+    node = FakeNode(daemon='daemon_json_swarm.json')
+    node.files.files[SWARM_STATE] = fx('swarm_state_docker26_worker.json')
+    out = io.StringIO()
+    assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=out,
+                connects=Manager(10 ** 6)) == 0
+    assert sum(node.sleeps) == MANAGER_WAIT
+    assert f'the manager {NODE1} does not answer on 7946/tcp after {MANAGER_WAIT} s' in out.getvalue()
+    assert node.files.files[RUNNING_FILE] == STARTED_MARK
+
+
+@pytest.mark.parametrize('daemon, state', [
+    ('daemon_json_swarm.json', 'swarm_state_docker26_manager.json'),   # the manager waits for nobody
+    ('daemon_json_cluster_store_node2.json', 'swarm_state_docker26_worker.json'),   # a swarm left behind
+])
+def test_no_wait_for_a_manager_where_there_is_none_to_join(daemon, state):
+    node = FakeNode(daemon=daemon)
+    node.files.files[SWARM_STATE] = fx(state)
+    manager = Manager(10 ** 6)
+    assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=io.StringIO(),
+                connects=manager) == 0
+    assert manager.asked == [] and node.sleeps == []
 
 
 @pytest.mark.parametrize('mark, result, kept', [
