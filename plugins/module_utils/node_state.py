@@ -11,6 +11,7 @@ None`` callable (engine_api: its unix socket; a few milliseconds a request, wher
 ``docker`` command costs a process start). Standard library only.
 """
 
+import base64
 import grp
 import hashlib
 import http.client
@@ -43,6 +44,15 @@ def file_facts(path):
     else:
         facts['type'] = 'other'
     return facts
+
+
+def file_contents(path):
+    """A small file's bytes, base64-encoded; None when it cannot be read."""
+    try:
+        with open(path, 'rb') as f:
+            return base64.b64encode(f.read()).decode('ascii')
+    except OSError:
+        return None
 
 
 def _name(lookup, ident):
@@ -179,7 +189,16 @@ class NodeReader:
                                    'sh', ruleset, family, name])
         return rc == 0 and live == want
 
-    def read(self, files=(), units=(), packages=(), docker=False, netns=False, nft=None):
+    def etcd_healthy(self, endpoint, cacert=None, cert=None, key=None):
+        """Whether the etcd member at ``endpoint`` answers healthy (etcdctl, v3 API); False when it
+        does not answer in time or etcdctl is not installed."""
+        tls = [f'--{name}={path}' for name, path in (('cacert', cacert), ('cert', cert), ('key', key)) if path]
+        rc, _out, _err = self.run(['etcdctl', f'--endpoints={endpoint}', '--dial-timeout=2s', '--command-timeout=5s']
+                                  + tls + ['endpoint', 'health'])
+        return rc == 0
+
+    def read(self, files=(), units=(), packages=(), docker=False, netns=False, nft=None, contents=(),
+             etcd_health=None):
         state = {'files': {p: file_facts(p) for p in files},
                  'units': self.units(list(units)),
                  'packages': self.packages(list(packages))}
@@ -189,4 +208,8 @@ class NodeReader:
             state['netns'] = self.netns()
         if nft:
             state['nft'] = {nft['table']: self.nft_table_matches(nft['table'], nft['ruleset'])}
+        if contents:
+            state['contents'] = {p: file_contents(p) for p in contents}
+        if etcd_health:
+            state['etcd_healthy'] = self.etcd_healthy(**etcd_health)
         return state

@@ -15,8 +15,10 @@ description:
   - Files (existence, type, mode, owner, group, SHA-1 of a regular file), systemd units
     (loaded, enabled, active), Debian packages (installed version), the Docker Engine
     (version, swarm state, networks, containers with their labels, image references),
-    network namespaces, and whether an nftables table in the kernel is the one a ruleset
-    file loads.
+    network namespaces, whether an nftables table in the kernel is the one a ruleset
+    file loads, whether an etcd member answers healthy, the contents of small files, what the recovery engine
+    (M(lab.multihost.overlay_recover)) would repair, and what
+    M(lab.multihost.netns_topology) would change for each of a list of topologies.
   - Read-only.
 options:
   files:
@@ -42,6 +44,42 @@ options:
     description: List the named network namespaces (C(ip -j netns list)).
     type: bool
     default: false
+  contents:
+    description:
+      - Small files whose contents to return, base64-encoded; for a secret, register the result with C(no_log).
+    type: list
+    elements: path
+    default: []
+  recovery:
+    description:
+      - What the recovery engine would repair now, as M(lab.multihost.overlay_recover) with C(mode=check)
+        plans it.
+    type: bool
+    default: false
+  etcd_health:
+    description: Ask an etcd member whether it is healthy (C(etcdctl endpoint health), v3 API).
+    type: dict
+    suboptions:
+      endpoint:
+        description: The member's client URL.
+        type: str
+        required: true
+      cacert:
+        description: CA certificate that signed the member's certificate (TLS).
+        type: path
+      cert:
+        description: Client certificate (TLS).
+        type: path
+      key:
+        description: Client key (TLS).
+        type: path
+  netns_topologies:
+    description:
+      - Topologies as M(lab.multihost.netns_topology) takes them (C(name), C(namespaces), C(bridges),
+        C(veths), C(state)), planned by the same engine in check mode.
+    type: list
+    elements: dict
+    default: []
   nft:
     description:
       - Compare the table the kernel holds with the one the ruleset file loads (loaded in a
@@ -112,10 +150,40 @@ state:
       description: Table -> whether the kernel holds it as the ruleset loads it.
       type: dict
       returned: when nft is set
+    contents:
+      description: Path -> its contents, base64-encoded, or null when it cannot be read.
+      type: dict
+      returned: when contents is set
+    recovery:
+      description: The recovery engine's plan, as M(lab.multihost.overlay_recover) returns it.
+      type: dict
+      returned: when recovery is true
+    etcd_healthy:
+      description: Whether the member answered healthy within a few seconds.
+      type: bool
+      returned: when etcd_health is set
+    netns_topologies:
+      description:
+        - Topology name -> C(differs) and C(operations), what a run of M(lab.multihost.netns_topology)
+          would do; or C(error), the message it would fail with.
+      type: dict
+      returned: when netns_topologies is set
 '''
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError
+from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import converge
 from ansible_collections.lab.multihost.plugins.module_utils.node_state import NodeReader
+from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover import NodeRunner, RecoverFailed, local_run
+
+
+def netns_plan(topology):
+    spec = {key: topology.get(key) or [] for key in ('namespaces', 'bridges', 'veths')}
+    try:
+        result = converge(dict(spec, state=topology.get('state', 'present')), check_mode=True)
+    except NetnsError as exc:
+        return {'differs': True, 'error': exc.msg}
+    return {'differs': result['changed'], 'operations': result['operations']}
 
 
 def main():
@@ -126,6 +194,12 @@ def main():
             packages=dict(type='list', elements='str', default=[]),
             docker=dict(type='bool', default=False),
             netns=dict(type='bool', default=False),
+            contents=dict(type='list', elements='path', default=[]),
+            recovery=dict(type='bool', default=False),
+            netns_topologies=dict(type='list', elements='dict', default=[]),
+            etcd_health=dict(type='dict', options=dict(endpoint=dict(type='str', required=True),
+                                                       cacert=dict(type='path'), cert=dict(type='path'),
+                                                       key=dict(type='path'))),
             nft=dict(type='dict', options=dict(table=dict(type='str', required=True),
                                                ruleset=dict(type='path', required=True))),
         ),
@@ -142,7 +216,17 @@ def main():
 
     reader = NodeReader(run)
     state = reader.read(files=p['files'], units=p['units'], packages=p['packages'], docker=p['docker'],
-                        netns=p['netns'], nft=p['nft'])
+                        netns=p['netns'], nft=p['nft'], contents=p['contents'], etcd_health=p['etcd_health'])
+    if p['recovery']:
+        try:
+            plan = NodeRunner(local_run).check()
+        except RecoverFailed as exc:
+            module.fail_json(msg=f'recovery engine: {exc.message}', state=state)
+        if plan.error:
+            module.warn(plan.error)
+        state['recovery'] = plan.to_json()
+    if p['netns_topologies']:
+        state['netns_topologies'] = {t.get('name', str(i)): netns_plan(t) for i, t in enumerate(p['netns_topologies'])}
     module.exit_json(changed=False, state=state)
 
 

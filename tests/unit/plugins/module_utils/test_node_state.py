@@ -126,3 +126,24 @@ def test_fence_matches_only_when_the_kernel_prints_what_the_file_loads():
     assert not NodeReader(flushed).nft_table_matches('inet lab_fence', '/etc/lab-fence.nft')
     gone = FakeRun([(['unshare'], (0, rules, ''))])
     assert not NodeReader(gone).nft_table_matches('inet lab_fence', '/etc/lab-fence.nft')
+
+
+def test_contents_base64_and_a_missing_file(tmp_path):
+    secret = tmp_path / 'password'
+    secret.write_bytes(b'p4ss\n')
+    state = NodeReader(FakeRun([])).read(contents=[str(secret), str(tmp_path / 'missing')])
+    assert state['contents'] == {str(secret): 'cDRzcwo=', str(tmp_path / 'missing'): None}
+
+
+def test_etcd_health_asks_the_member_with_its_certificates():
+    healthy = FakeRun([(['etcdctl'], (0, '127.0.0.1:2379 is healthy', ''))])
+    state = NodeReader(healthy).read(etcd_health={'endpoint': 'https://127.0.0.1:2379', 'cacert': '/p/ca.crt',
+                                                  'cert': '/p/c.crt', 'key': '/p/c.key'})
+    assert state['etcd_healthy'] is True
+    argv = healthy.calls[0]
+    assert argv[-2:] == ['endpoint', 'health'] and '--endpoints=https://127.0.0.1:2379' in argv
+    assert {'--cacert=/p/ca.crt', '--cert=/p/c.crt', '--key=/p/c.key'} <= set(argv)
+    plain = FakeRun([(['etcdctl'], (1, '', 'http://127.0.0.1:2379 is unhealthy'))])
+    assert NodeReader(plain).etcd_healthy('http://127.0.0.1:2379') is False
+    assert not [a for a in plain.calls[0] if a.startswith(('--cacert', '--cert', '--key'))]
+    assert NodeReader(FakeRun([])).etcd_healthy('http://127.0.0.1:2379') is False  # no etcdctl
