@@ -97,3 +97,21 @@ def test_host_bridge_passes_traffic_through_docker_user(prefix):
     r = run_module('lab.multihost.netns_topology', dict(topo, state='absent'))
     assert sh('iptables', '-w', '-C', 'DOCKER-USER', *rule, check=False).returncode != 0
     assert prefix + 'br' not in links()
+
+
+def test_node_state_plans_each_topology_as_the_module_would(prefix):
+    """The netns-lab stage runs netns_topology only where node_state's plan (the same engine, check
+    mode, on the node) says a topology differs: built, nothing; a namespace deleted, that one differs."""
+    topo = dict(bridged(prefix), name='bridged')
+    plan = run_module('lab.multihost.node_state', {'netns_topologies': [topo]})['state']['netns_topologies']
+    assert plan['bridged']['differs'] and plan['bridged']['operations']
+    assert not [n for n in netns_names() if n.startswith(prefix)], 'the plan created something'
+    run_module('lab.multihost.netns_topology', bridged(prefix))
+    plan = run_module('lab.multihost.node_state', {'netns_topologies': [topo]})['state']['netns_topologies']
+    assert plan['bridged'] == {'differs': False, 'operations': []}
+    sh('ip', 'netns', 'del', prefix + 'b2')
+    plan = run_module('lab.multihost.node_state', {'netns_topologies': [topo]})['state']['netns_topologies']
+    assert plan['bridged']['differs'] and any(prefix + 'b2' in op for op in plan['bridged']['operations'])
+    bad = dict(topo, veths=[{'name': 'x'}])
+    plan = run_module('lab.multihost.node_state', {'netns_topologies': [bad]})['state']['netns_topologies']
+    assert plan['bridged']['differs'] and plan['bridged']['error']
