@@ -171,13 +171,14 @@ state:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError
-from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import converge
 from ansible_collections.lab.multihost.plugins.module_utils.node_state import NodeReader
-from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover import NodeRunner, RecoverFailed, local_run
 
 
 def netns_plan(topology):
+    # Imported only where asked for: most reads need neither engine.
+    from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError
+    from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import converge
+
     spec = {key: topology.get(key) or [] for key in ('namespaces', 'bridges', 'veths')}
     try:
         result = converge(dict(spec, state=topology.get('state', 'present')), check_mode=True)
@@ -218,6 +219,11 @@ def main():
     state = reader.read(files=p['files'], units=p['units'], packages=p['packages'], docker=p['docker'],
                         netns=p['netns'], nft=p['nft'], contents=p['contents'], etcd_health=p['etcd_health'])
     if p['recovery']:
+        from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover import (
+            NodeRunner,
+            RecoverFailed,
+            local_run,
+        )
         try:
             plan = NodeRunner(local_run).check()
         except RecoverFailed as exc:
