@@ -45,9 +45,13 @@ SAMPLE_GAP = 1          # between the two samples of dockerd's threads
 MAX_RESTARTS = 2        # dockerd restarts in a row; a clean start resets the count
 START_ROUNDS = 30       # rounds of `docker start`
 ROUND_PAUSE = 5         # between rounds
-# A swarm node's dockerd waits this long before it starts after a run that did not stop
-# cleanly: the other nodes need about 6 s to mark its old gossip identity failed.
+# After a run that did not stop cleanly, a swarm node's dockerd starts once a peer no longer
+# takes its old gossip identity for alive (at most this long; failed takes about 6 s).
 GOSSIP_FORGET = 10
+# memberlist's TCP fallback ping is one small message (130 B encrypted); a push-pull carries
+# every node's state (300 B and more).
+PING_MAX = 200
+FIRST_BYTES_WAIT = 0.5
 # A swarm worker's dockerd waits at most this long for its manager's gossip port: a join
 # refused at start is retried only a minute later, and its names stay unknown to the manager.
 MANAGER_WAIT = 30
@@ -407,10 +411,36 @@ def stale_endpoints(obs):
 
 
 def start_pause(backend, running):
-    """Seconds dockerd waits before it starts: GOSSIP_FORGET on swarm when its last run did not
-    stop cleanly (RUNNING_FILE's text, None when absent). A node back before the others marked
-    its old gossip identity failed otherwise loses the new one (docs/recovery.md, symptom 5)."""
+    """The most seconds dockerd waits before it starts: GOSSIP_FORGET on swarm when its last run
+    did not stop cleanly (RUNNING_FILE's text, None when absent). A node that joins while a peer
+    still takes its old gossip identity for alive loses the new one (docs/recovery.md, symptom 5)."""
     return GOSSIP_FORGET if backend == SWARM and running is not None else 0
+
+
+def gossip_kind(first):
+    """What a connection to the gossip port is, from its first bytes: 'ping' (memberlist's TCP
+    fallback ping: a probe whose UDP ping went unanswered) or 'push-pull' (a state exchange)."""
+    return 'ping' if len(first) <= PING_MAX else 'push-pull'
+
+
+def forgetting_peer(connections):
+    """The first peer that shows it no longer takes this node's old gossip identity for alive,
+    from the connections to the gossip port while dockerd is down ((address, first bytes), as
+    they come), or None. It shows it with a second connection of one kind:
+    - two fallback pings: memberlist probes one node at a time and marks it suspect when a probe
+      fails, so a second probe means the first failed. A node that joins then never learns the
+      suspect identity (memberlist ignores a suspect it has never seen);
+    - two push-pulls: networkdb reconnects to a failed node each second (memberlist's own
+      push-pull comes every 30 s)."""
+    seen = set()
+    for address, first in connections:
+        if not first:
+            continue
+        key = (address, gossip_kind(first))
+        if key in seen:
+            return address
+        seen.add(key)
+    return None
 
 
 def joined_through(text):
@@ -421,6 +451,32 @@ def joined_through(text):
     except ValueError:
         return None
     return remote.rsplit(':', 1)[0].strip('[]') or None
+
+
+def gossip_connections(limit, port=GOSSIP_PORT, sleep=time.sleep, clock=time.monotonic):
+    """(address, first bytes) of each connection to the gossip port in the next `limit` s, closed
+    unanswered (dockerd is not running yet). Where the port cannot be bound nothing is seen, and
+    the wait is the whole limit."""
+    deadline = clock() + limit
+    try:
+        server = socket.create_server(('', port))
+    except OSError:
+        sleep(limit)
+        return
+    with server:
+        while clock() < deadline:
+            server.settimeout(max(deadline - clock(), 0.01))
+            try:
+                conn, peer = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(FIRST_BYTES_WAIT)
+                try:
+                    first = conn.recv(4096)
+                except OSError:
+                    first = b''
+            yield peer[0], first
 
 
 def tcp_connects(address, port):
@@ -545,9 +601,11 @@ class NodeRunner:
     ``plans`` every plan it made, in order.
     """
 
-    def __init__(self, run, files=None, sleep=time.sleep, echo=None, etcdctl=None, connects=tcp_connects):
+    def __init__(self, run, files=None, sleep=time.sleep, echo=None, etcdctl=None, connects=tcp_connects,
+                 listen=gossip_connections):
         self.run = run
         self.connects = connects
+        self.listen = listen
         self.files = files or LocalFiles()
         self.sleep = sleep
         self.echo = echo
@@ -733,9 +791,15 @@ class NodeRunner:
         backend = self.daemon_json()[0]
         pause = start_pause(backend, self.files.read(RUNNING_FILE))
         if pause:
-            self.say(f"dockerd's last run did not leave the gossip cleanly; waiting {pause} s for the swarm "
-                     'to forget its identity')
-            self.sleep(pause)
+            self.say(f"dockerd's last run did not leave the gossip cleanly; waiting (at most {pause} s) until "
+                     'the swarm no longer takes its old identity for alive')
+            connections = self.listen(pause)
+            try:
+                peer = forgetting_peer(connections)
+            finally:
+                getattr(connections, 'close', lambda: None)()
+            self.say(f'{peer} no longer takes the old identity for alive' if peer
+                     else f'no peer probed the old identity in {pause} s')
         manager = joined_through(self.files.read(SWARM_STATE)) if backend == SWARM else None
         if manager and not self.wait_for(MANAGER_WAIT, lambda: self.connects(manager, GOSSIP_PORT)):
             self.say(f'the manager {manager} does not answer on {GOSSIP_PORT}/tcp after {MANAGER_WAIT} s; '
@@ -809,7 +873,8 @@ USAGE = 'usage: overlay_recover.py [--boot|--repair|--check|--before-start|--aft
 MODES = ('--boot', '--repair', '--check', '--before-start', '--after-stop')
 
 
-def main(argv=None, run=local_run, files=None, sleep=time.sleep, out=None, err=None, connects=tcp_connects):
+def main(argv=None, run=local_run, files=None, sleep=time.sleep, out=None, err=None, connects=tcp_connects,
+         listen=gossip_connections):
     """Run one mode on this node; returns the exit code (0 done, 1 failed, 2 usage).
 
     --boot (default) as overlay-recover.service: a needed dockerd restart is
@@ -822,7 +887,8 @@ def main(argv=None, run=local_run, files=None, sleep=time.sleep, out=None, err=N
     if len(args) > 1 or mode not in MODES:
         _write(err, USAGE)
         return 2
-    runner = NodeRunner(run, files=files, sleep=sleep, echo=lambda line: _write(out, line), connects=connects)
+    runner = NodeRunner(run, files=files, sleep=sleep, echo=lambda line: _write(out, line), connects=connects,
+                        listen=listen)
     try:
         if mode == '--check':
             _write(out, json.dumps(runner.check().to_json()))

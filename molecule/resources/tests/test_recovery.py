@@ -73,9 +73,10 @@ def _power_cycle_heals_unattended(node, nodes, app_node, base_url):
                   + node.check("journalctl -u overlay-recover -u etcd -b --no-pager -n 60"))
     wait_healthy(other, base_url, attempts=30)
     if node.backend() == "swarm":
-        # dockerd waited until the swarm forgot its old gossip identity, and kept its new one.
+        # dockerd waited until the other node no longer took its old gossip identity for alive,
+        # and kept its new one.
         log = node.check("journalctl -u docker -u overlay-recover --no-pager -o cat --since @%s", powered)
-        assert "for the swarm to forget its identity" in log and "unknown to memberlist" not in log, log[-3000:]
+        assert "no longer takes the old identity for alive" in log and "unknown to memberlist" not in log, log[-3000:]
     # Its containers reach their peers across the overlay, and new ones can join it there.
     target = "redis" if node.name == app_node.name else "app"
     assert retry(lambda: _fresh_container_reaches(node, target), attempts=10), (

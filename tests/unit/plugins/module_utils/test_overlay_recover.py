@@ -10,6 +10,8 @@ import io
 import json
 import pathlib
 import re
+import socket
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -38,6 +40,9 @@ from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover impo
     NodeRunner,
     Observation,
     RecoverFailed,
+    forgetting_peer,
+    gossip_connections,
+    gossip_kind,
     joined_through,
     journal_reason,
     main,
@@ -653,6 +658,82 @@ def test_a_lost_identity_at_boot_is_queued_with_its_mark():
     assert node.files.files[RUNNING_FILE] == LOST_MARK
 
 
+def connections(name):
+    """A gossip_port_ fixture as gossip_connections yields it: (address, first bytes), in order."""
+    return [(address, bytes.fromhex(first)) for _at, address, first in
+            (line.split() for line in fx(name).splitlines() if line and not line.startswith('#'))]
+
+
+class GossipPort:
+    """The gossip port while dockerd is down, answering from a gossip_port_ fixture (or nothing);
+    records each wait's limit and how many connections the engine took."""
+
+    def __init__(self, name=None):
+        self.connections, self.limits, self.taken = connections(name) if name else [], [], 0
+
+    def __call__(self, limit):
+        self.limits.append(limit)
+        for item in self.connections:
+            self.taken += 1
+            yield item
+
+
+QUICK, LONG = 'gossip_port_docker26_quick_power_cycle.txt', 'gossip_port_docker26_long_power_loss.txt'
+
+
+def test_what_connects_to_the_gossip_port_while_dockerd_is_down():
+    quick = [gossip_kind(first) for _address, first in connections(QUICK)]
+    assert quick == ['ping'] * 3 + ['push-pull'] * 3, 'fallback pings while suspect, reconnects once failed'
+    assert {gossip_kind(first) for _address, first in connections(LONG)} == {'push-pull'}
+
+
+@pytest.mark.parametrize('name, decided_at', [
+    (QUICK, 2),   # the second fallback ping: the manager's first probe of the old identity failed
+    (LONG, 2),    # the second reconnect: the old identity failed on the manager before the node was back
+])
+def test_a_peer_forgets_the_old_identity_at_its_second_connection_of_one_kind(name, decided_at):
+    seen = connections(name)
+    assert forgetting_peer(seen[:decided_at - 1]) is None, 'one probe may still be under way'
+    assert forgetting_peer(seen[:decided_at]) == NODE1
+
+
+def test_no_peer_forgets_the_old_identity_from_one_connection_of_each_kind_or_of_each_peer():
+    ping, push_pull = connections(QUICK)[0][1], connections(QUICK)[-1][1]
+    assert forgetting_peer([(NODE1, push_pull), (NODE1, ping)]) is None, "memberlist's push-pull comes every 30 s"
+    assert forgetting_peer([(NODE1, ping), ('192.168.205.12', ping)]) is None, 'each peer probes on its own'
+    assert forgetting_peer([(NODE1, ping), (NODE1, b'')]) is None, 'a connection that sent nothing'
+    assert forgetting_peer([]) is None
+
+
+def test_gossip_connections_yields_each_connection_s_first_bytes_and_answers_none():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    seen = gossip_connections(5, port=port)
+    ping, push_pull = connections(QUICK)[0][1], connections(QUICK)[-1][1]
+    answers = []
+
+    def peer():
+        for message in (ping, push_pull):
+            for _try in range(50):
+                try:
+                    conn = socket.create_connection(('127.0.0.1', port), 1)
+                    break
+                except OSError:
+                    threading.Event().wait(0.05)
+            with conn:
+                conn.sendall(message)
+                answers.append(conn.recv(10))
+
+    thread = threading.Thread(target=peer)
+    thread.start()
+    got = [next(seen), next(seen)]
+    seen.close()
+    thread.join(5)
+    assert got == [('127.0.0.1', ping), ('127.0.0.1', push_pull)]
+    assert answers == [b'', b''], 'closed unanswered'
+
+
 @pytest.mark.parametrize('daemon, running, pause', [
     ('daemon_json_swarm.json', STARTED_MARK, GOSSIP_FORGET),         # a power loss on swarm
     ('daemon_json_swarm.json', LOST_MARK, GOSSIP_FORGET),            # restarted for a lost identity
@@ -661,14 +742,26 @@ def test_a_lost_identity_at_boot_is_queued_with_its_mark():
 ])
 def test_dockerd_waits_before_it_starts_only_on_swarm_after_an_unclean_stop(daemon, running, pause):
     assert start_pause(parse_daemon_json(fx(daemon))[0], running) == pause
-    node = FakeNode(daemon=daemon)
+    node, port = FakeNode(daemon=daemon), GossipPort(QUICK)
     if running is not None:
         node.files.files[RUNNING_FILE] = running
     out = io.StringIO()
-    assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=out) == 0
-    assert node.sleeps == ([pause] if pause else []) and node.calls == [], 'nothing asked of dockerd before it starts'
-    assert bool(pause) == ('for the swarm to forget its identity' in out.getvalue())
+    assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=out, listen=port) == 0
+    assert node.calls == [], 'nothing asked of dockerd before it starts'
+    assert port.limits == [pause] * bool(pause) and node.sleeps == []
+    assert port.taken == 2 * bool(pause), 'dockerd starts at the second fallback ping'
+    assert bool(pause) == (f'{NODE1} no longer takes the old identity for alive' in out.getvalue())
     assert node.files.files[RUNNING_FILE] == STARTED_MARK
+
+
+def test_dockerd_starts_after_the_bound_when_no_peer_probes_its_old_identity():
+    """The manager rebooted too (it has forgotten every identity), or is down."""
+    node, port = FakeNode(daemon='daemon_json_swarm.json'), GossipPort()
+    node.files.files[RUNNING_FILE] = STARTED_MARK
+    out = io.StringIO()
+    assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=out, listen=port) == 0
+    assert port.limits == [GOSSIP_FORGET] and node.calls == []
+    assert f'no peer probed the old identity in {GOSSIP_FORGET} s' in out.getvalue()
 
 
 def test_the_manager_a_node_joined_through():
@@ -700,12 +793,13 @@ def test_a_swarm_worker_waits_for_its_managers_gossip_port_before_dockerd_starts
     node.files.files[SWARM_STATE] = fx('swarm_state_docker26_worker.json')
     if running is not None:
         node.files.files[RUNNING_FILE] = running
-    manager, out = Manager(after), io.StringIO()
-    assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=out, connects=manager) == 0
+    manager, port, out = Manager(after), GossipPort(QUICK), io.StringIO()
+    assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=out, connects=manager,
+                listen=port) == 0
     # The port it waits on is the one whose join the journal shows refused.
     refused = re.search(r'Failed to join (\S+):(\d+)', fx('journal_docker26_worker_join_refused.log'))
     assert manager.asked == [(refused.group(1), int(refused.group(2)))] * (after + 1)
-    assert node.sleeps == [pause] * bool(pause) + [2] * after and node.calls == []
+    assert port.limits == [pause] * bool(pause) and node.sleeps == [2] * after and node.calls == []
     assert 'does not answer' not in out.getvalue()
     assert node.files.files[RUNNING_FILE] == STARTED_MARK
 
