@@ -68,3 +68,26 @@ def test_every_by_hand_change_is_repaired_by_one_run(nodes, app_node, redis_node
     # Right after the repair, not only in test_site's final run (which would itself repair a half-done one).
     rc, out = run_playbook("site.yml")
     assert_converged(rc, out, changed=0, what="the run after the repair")
+
+
+def _swarm_state(node):
+    return node.check("docker info -f '{{.Swarm.LocalNodeState}}'").strip()
+
+
+@pytest.mark.scenarios("swarm")
+def test_a_worker_that_left_the_swarm_by_hand_is_joined_again_by_one_run(nodes, redis_node, base_url):
+    """The swarm stage skips forming the swarm only when every node reads itself active."""
+    worker = next(n for n in nodes if n.check("docker info -f '{{.Swarm.ControlAvailable}}'").strip() == "false")
+    worker.check("docker swarm leave --force")
+    assert _swarm_state(worker) == "inactive"
+
+    rc, out = run_playbook("site.yml")
+    stats = assert_converged(rc, out, what="site.yml after the worker left the swarm")
+    assert stats[worker.name]["changed"] > 0, stats
+    assert _swarm_state(worker) == "active"
+    if worker.name == redis_node.name:
+        assert retry(lambda: running(redis_node, ["redis"]))
+    wait_healthy(worker, base_url)
+
+    rc, out = run_playbook("site.yml")
+    assert_converged(rc, out, changed=0, what="the run after the rejoin")

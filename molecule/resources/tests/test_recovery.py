@@ -100,9 +100,9 @@ def _netns_lab_answers(node):
 
 @pytest.mark.scenarios("default", "swarm")
 def test_power_loss_of_each_node_heals_unattended(nodes, app_node, base_url, inventory):
-    """Each node in turn loses power and boots (about 75 s on swarm, where each node waits 10 s
-    before dockerd starts; 40 s on cluster-store); the swarm worker waits for its manager before
-    its containers attach."""
+    """Each node in turn loses power and boots (about 75 s on swarm, where dockerd waits until the
+    other node no longer takes its old gossip identity for alive; 40 s on cluster-store); the swarm
+    worker waits for its manager before its containers attach."""
     for n in nodes:
         n.tools_image()  # loaded before the power loss, as any image the user has
     outsider = Outsider(nodes[0].release())
