@@ -51,7 +51,7 @@ GOSSIP_FORGET = 10
 # memberlist's TCP fallback ping is one small message (130 B encrypted); a push-pull carries
 # every node's state (300 B and more).
 PING_MAX = 200
-FIRST_BYTES_WAIT = 0.5
+FIRST_BYTES_WAIT = 0.5   # a peer writes its message as soon as it connects
 # A swarm worker's dockerd waits at most this long for its manager's gossip port: a join
 # refused at start is retried only a minute later, and its names stay unknown to the manager.
 MANAGER_WAIT = 30
@@ -785,12 +785,14 @@ class NodeRunner:
         return False
 
     def before_start(self):
-        """docker.service's ExecStartPre: the pause start_pause asks for; on a swarm worker, the
-        wait for its manager's gossip port (a node booting with its manager); then the mark that
-        dockerd runs."""
+        """docker.service's ExecStartPre: the pause start_pause asks for (on a node that joined
+        through a manager, until a peer no longer takes its old identity for alive); on such a
+        node, the wait for its manager's gossip port (a node booting with its manager); then the
+        mark that dockerd runs."""
         backend = self.daemon_json()[0]
         pause = start_pause(backend, self.files.read(RUNNING_FILE))
-        if pause:
+        manager = joined_through(self.files.read(SWARM_STATE)) if backend == SWARM else None
+        if pause and manager:
             self.say(f"dockerd's last run did not leave the gossip cleanly; waiting (at most {pause} s) until "
                      'the swarm no longer takes its old identity for alive')
             connections = self.listen(pause)
@@ -800,7 +802,12 @@ class NodeRunner:
                 getattr(connections, 'close', lambda: None)()
             self.say(f'{peer} no longer takes the old identity for alive' if peer
                      else f'no peer probed the old identity in {pause} s')
-        manager = joined_through(self.files.read(SWARM_STATE)) if backend == SWARM else None
+        elif pause:
+            # The manager a worker joined through keeps the whole wait: a listener on its gossip
+            # port would answer that worker's check below in place of dockerd.
+            self.say(f"dockerd's last run did not leave the gossip cleanly; waiting {pause} s for the swarm "
+                     'to forget its identity')
+            self.sleep(pause)
         if manager and not self.wait_for(MANAGER_WAIT, lambda: self.connects(manager, GOSSIP_PORT)):
             self.say(f'the manager {manager} does not answer on {GOSSIP_PORT}/tcp after {MANAGER_WAIT} s; '
                      'starting dockerd (it joins the gossip a minute later)')

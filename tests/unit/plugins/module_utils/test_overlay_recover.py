@@ -743,10 +743,12 @@ def test_gossip_connections_yields_each_connection_s_first_bytes_and_answers_non
 def test_dockerd_waits_before_it_starts_only_on_swarm_after_an_unclean_stop(daemon, running, pause):
     assert start_pause(parse_daemon_json(fx(daemon))[0], running) == pause
     node, port = FakeNode(daemon=daemon), GossipPort(QUICK)
+    node.files.files[SWARM_STATE] = fx('swarm_state_docker26_worker.json')
     if running is not None:
         node.files.files[RUNNING_FILE] = running
     out = io.StringIO()
-    assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=out, listen=port) == 0
+    assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=out, listen=port,
+                connects=Manager(0)) == 0
     assert node.calls == [], 'nothing asked of dockerd before it starts'
     assert port.limits == [pause] * bool(pause) and node.sleeps == []
     assert port.taken == 2 * bool(pause), 'dockerd starts at the second fallback ping'
@@ -754,14 +756,28 @@ def test_dockerd_waits_before_it_starts_only_on_swarm_after_an_unclean_stop(daem
     assert node.files.files[RUNNING_FILE] == STARTED_MARK
 
 
-def test_dockerd_starts_after_the_bound_when_no_peer_probes_its_old_identity():
+def test_a_worker_starts_after_the_bound_when_no_peer_probes_its_old_identity():
     """The manager rebooted too (it has forgotten every identity), or is down."""
     node, port = FakeNode(daemon='daemon_json_swarm.json'), GossipPort()
+    node.files.files[SWARM_STATE] = fx('swarm_state_docker26_worker.json')
+    node.files.files[RUNNING_FILE] = STARTED_MARK
+    out = io.StringIO()
+    assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=out, listen=port,
+                connects=Manager(0)) == 0
+    assert port.limits == [GOSSIP_FORGET] and node.calls == []
+    assert f'no peer probed the old identity in {GOSSIP_FORGET} s' in out.getvalue()
+
+
+def test_the_manager_keeps_the_whole_wait_and_leaves_its_gossip_port_alone():
+    """A worker booting beside it checks the manager's gossip port: a listener there would answer
+    for a dockerd that has not started, and the worker's join would be refused (symptom 6)."""
+    node, port = FakeNode(daemon='daemon_json_swarm.json'), GossipPort(QUICK)
+    node.files.files[SWARM_STATE] = fx('swarm_state_docker26_manager.json')
     node.files.files[RUNNING_FILE] = STARTED_MARK
     out = io.StringIO()
     assert main(['--before-start'], run=node.run, files=node.files, sleep=node.sleep, out=out, listen=port) == 0
-    assert port.limits == [GOSSIP_FORGET] and node.calls == []
-    assert f'no peer probed the old identity in {GOSSIP_FORGET} s' in out.getvalue()
+    assert port.limits == [] and node.sleeps == [GOSSIP_FORGET] and node.calls == []
+    assert f'waiting {GOSSIP_FORGET} s for the swarm to forget its identity' in out.getvalue()
 
 
 def test_the_manager_a_node_joined_through():
