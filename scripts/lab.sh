@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Lab lifecycle on the local Docker engine. A lab is an inventory
-# (inventory/$LAB, default lab): playbooks/lab-nodes.yml draws its node
-# containers from it, the same playbook molecule's scenarios use.
+# Lab lifecycle on the local Docker engine. A lab is an inventory: LAB_INVENTORY
+# (a path from the repository; make sets it, for a generated lab too:
+# scripts/lab_inventory.py), else inventory/$LAB (default lab). LAB is the lab's
+# name, its nodes' label. playbooks/lab-nodes.yml draws the node containers from
+# the inventory, the same playbook molecule's scenarios use.
 #   up     create the nodes, or start them again as they are (same containers
-#          and volumes after a host restart), converge site.yml, print a summary
-#   down   remove the nodes, their volumes and the lab network
+#          and volumes after a host restart), converge site.yml, print a summary;
+#          a running lab grows to the nodes the inventory adds (it never shrinks)
+#   down   remove every node of the lab (found by its label, however many it
+#          has), their volumes and the lab network
 #   guard  stop `make test` when node containers of any lab exist
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 lab=${LAB:-lab}
-inv=inventory/$lab
+inv=${LAB_INVENTORY:-inventory/$lab}
+# How make names this lab (LAB=ha, NODES=3 BACKEND=swarm; nothing for the tutorial's),
+# and a lab by its name for lab-down, which finds every node by its label (no NODES=).
+make_args=${LAB_SELECT-$([ "$lab" = lab ] || echo "LAB=$lab")}
+down_args() { case $1 in lab) ;; swarm) echo " BACKEND=swarm" ;; *) echo " LAB=$1" ;; esac; }
 export ANSIBLE_CONFIG=$top/ansible.cfg
 
 if [ "${1:-}" != guard ] && [ ! -f "$inv/hosts.yml" ]; then
@@ -19,8 +27,9 @@ if [ "${1:-}" != guard ] && [ ! -f "$inv/hosts.yml" ]; then
   exit 2
 fi
 
-# Node names of the lab, from its inventory.
+# Node names of the lab, from its inventory; node containers of the lab, from their label.
 nodes() { ansible-inventory -i "$inv" --graph nodes | sed -n 's/^ *|--\([^@].*\)$/\1/p'; }
+labelled() { docker ps -a --filter "label=lab.multihost.lab=$lab" --format '{{.Names}}' | sort; }
 
 summary() {
   echo
@@ -38,16 +47,32 @@ summary() {
   for n in $(nodes); do
     docker exec "$n" docker ps --format "$n: {{.Names}} ({{.Image}}) {{.Ports}}" 2>/dev/null | sed 's/^/  /' || true
   done
+  # A generated inventory says where each part runs, and why (scripts/lab_inventory.py).
+  placement=$(sed -n 's/^# placement: /  /p' "$inv/hosts.yml")
+  [ -z "$placement" ] || printf 'Placement:\n%s\n' "$placement"
   echo
   echo "Re-apply:   ansible-playbook -i $inv site.yml   (with .venv/bin on PATH)"
-  echo "Remove:     make lab-down$([ "$lab" = lab ] || echo " LAB=$lab")"
+  echo "Targets:    make report|tour|verify|capture|impair${make_args:+ $make_args}"
+  echo "Remove:     make lab-down$(down_args "$lab")"
 }
 
 case ${1:-} in
   up)
     other=$(docker ps -aq --filter label=lab.multihost.lab --filter "label=lab.multihost.lab!=$lab" | head -n 1)
     if [ -n "$other" ]; then
-      echo "lab.sh: nodes of another lab exist ($(docker inspect -f '{{index .Config.Labels "lab.multihost.lab"}}' "$other")): the labs share names and addresses; 'make lab-down LAB=<that lab>' first." >&2
+      other=$(docker inspect -f '{{index .Config.Labels "lab.multihost.lab"}}' "$other")
+      echo "lab.sh: nodes of another lab exist ($other): the labs share names and addresses; 'make lab-down$(down_args "$other")' first." >&2
+      exit 1
+    fi
+    # A lab grows; it does not shrink (a node left out of the inventory would be left out of every run).
+    extra=$(comm -23 <(labelled) <(nodes | sort) | tr '\n' ' ')
+    if [ -n "$extra" ]; then
+      case $lab in
+        lab | swarm) keep="'make lab NODES=$(labelled | wc -l)$(down_args "$lab")' keeps them" ;;
+        *) keep="$inv must list them" ;;
+      esac
+      echo "lab.sh: lab '$lab' has nodes $inv does not list: ${extra% }. A lab does not shrink:" \
+        "$keep, 'make lab-down$(down_args "$lab")' removes the lab." >&2
       exit 1
     fi
     t0=$SECONDS
@@ -67,7 +92,7 @@ case ${1:-} in
     existing=$(docker ps -a --filter label=lab.multihost.lab --format '{{.Names}} ({{.Label "lab.multihost.lab"}})' | sort | tr '\n' ' ')
     if [ -n "$existing" ]; then
       echo "Lab node containers exist: $existing. The tests need the same node names and" >&2
-      echo "addresses and would replace them. Run 'make lab-down' (LAB=<lab>) first, then 'make test'." >&2
+      echo "addresses and would replace them. Run 'make lab-down' (LAB=<lab>, or BACKEND=swarm) first, then 'make test'." >&2
       exit 1
     fi
     ;;

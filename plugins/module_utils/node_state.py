@@ -168,7 +168,7 @@ class NodeReader:
         listed = self.api('/containers/json?all=1') or []
         inspected = [self.api(f"/containers/{c['Id']}/json") for c in listed]
         return {'version': version.get('Version', ''), 'swarm': swarm.get('LocalNodeState', 'inactive'),
-                'swarm_control': bool(swarm.get('ControlAvailable')),
+                'swarm_control': bool(swarm.get('ControlAvailable')), 'swarm_node_id': swarm.get('NodeID') or '',
                 'networks': parse_networks(self.api('/networks') or []),
                 'containers': parse_containers(c for c in inspected if c),
                 'images': sorted({tag for image in self.api('/images/json') or [] for tag in image.get('RepoTags') or []

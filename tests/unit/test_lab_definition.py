@@ -48,6 +48,7 @@ def test_scenario_nodes_come_from_an_inventory(scenario):
     lab = re.fullmatch(r"\.\./\.\./inventory/(\w+)/hosts\.yml", hosts).group(1)
     assert lab in LOCAL_LABS
     assert conf["provisioner"]["env"]["LAB"] == lab, "the tests read the same inventory (labkit)"
+    assert conf["provisioner"]["env"]["LAB_INVENTORY"] == "${MOLECULE_PROJECT_DIRECTORY}/inventory/" + lab
     assert conf["provisioner"]["playbooks"]["create"] == "../../playbooks/lab-nodes.yml"
     assert conf["provisioner"]["playbooks"]["destroy"] == "../../playbooks/lab-nodes-down.yml"
 
