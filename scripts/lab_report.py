@@ -4,12 +4,14 @@ playbooks/report.yml (`make report`) runs this on the controller with the
 nodes' results on stdin and writes, into --out (default .cache/report):
 lab.json (the data, schema in docs/report.md), lab.mmd (Mermaid), lab.dot and
 lab.svg (Graphviz `dot`), index.html (the SVG inline, tables, the packet
-path between every two containers of an overlay on different nodes). It
-prints the path of index.html. Pure standard library but `dot`.
+path between every two containers of an overlay on different nodes, the
+latest capture of `make capture` decoded). It prints the path of
+index.html. Pure standard library but `dot`.
 
-usage: python3 scripts/lab_report.py [--out DIR] [--input FILE] [--from-json lab.json]
+usage: python3 scripts/lab_report.py [--out DIR] [--input FILE] [--from-json lab.json] [--captures DIR]
   --input FILE      the playbook's {lab, addresses, results} (default: stdin)
   --from-json FILE  draw an existing lab.json again (no nodes needed)
+  --captures DIR    where make capture writes its pcap files (default: .cache/capture)
 """
 
 import argparse
@@ -24,15 +26,19 @@ import sys
 
 from report_model import (
     build_graph,
+    capture_rows,
     containers_by_mac,
+    impairment_rows,
     lab_document,
     lab_interface,
+    latest_capture,
     node_by_address,
     packet_paths,
     short,
 )
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+CACHE = pathlib.Path(os.environ.get('LAB_CACHE_DIR') or ROOT / '.cache')
 
 
 # ------------------------------------------------------------------ drawings
@@ -167,7 +173,22 @@ def _fdb_rows(lab):
                        dst['name'] if dst else '-', f'{who[1]} on {who[0]}' if who else '-')
 
 
-def to_html(lab, svg, paths):
+def _capture_section(lab, capture):
+    esc = html.escape
+    parts = ['<h2>Latest capture</h2>']
+    if capture is None:
+        return parts + ['<p>No capture: <code>make capture</code> writes one into <code>.cache/capture/</code>.</p>']
+    name = pathlib.Path(capture['file']).name
+    parts.append(f'<p><code>{esc(name)}</code> (<code>make capture</code>: VXLAN packets, UDP 4789, on a '
+                 f"node's lab interface while a container on demo pings one on another node), "
+                 f"{len(capture['packets'])} packets.</p>")
+    if capture['error']:
+        return parts + [f'<p class="problem">Not read: {esc(capture["error"])}</p>']
+    return parts + [_table(['time (UTC)', 'outer src -> dst', 'VNI', 'inner src -> dst', 'ICMP'],
+                           capture_rows(lab, capture))]
+
+
+def to_html(lab, svg, paths, capture=None):
     esc = html.escape
     name = esc(f"inventory/{lab['lab']}")
     parts = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>The lab ({name})</title>'
@@ -200,14 +221,20 @@ def to_html(lab, svg, paths):
             f'<li><b>{esc(h["node"])}</b> {esc(h["where"])}: <code>{esc(h["device"])}</code> - {esc(h["detail"])}'
             '</li>' for h in path['hops']) + '</ol>')
         parts += [f'<p class="problem">{esc(p)}</p>' for p in path['problems']]
+    parts.append('<h2>Impairments</h2>')
+    rows = list(impairment_rows(lab))
+    parts.append(_table(['node', 'interface', 'what', 'backend', 'state', 'passed unimpaired (packets)'], rows)
+                 if rows else '<p>None: <code>make impair</code> sets one on a node\'s lab link.</p>')
+    parts += _capture_section(lab, capture)
     parts.append('</body></html>')
     return '\n'.join(parts) + '\n'
 
 
 # ------------------------------------------------------------------ main
 
-def write_report(lab, out):
-    """Every output of ``lab`` into directory ``out``; the path of index.html."""
+def write_report(lab, out, capture=None):
+    """Every output of ``lab`` into directory ``out`` (``capture``: latest_capture's, shown in
+    index.html); the path of index.html."""
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     graph = build_graph(lab)
@@ -215,7 +242,7 @@ def write_report(lab, out):
     dot_text = to_dot(graph, title)
     svg = render_svg(dot_text)
     files = {'lab.json': json.dumps(lab, indent=1, sort_keys=True) + '\n', 'lab.mmd': to_mermaid(graph),
-             'lab.dot': dot_text, 'index.html': to_html(lab, svg, packet_paths(lab))}
+             'lab.dot': dot_text, 'index.html': to_html(lab, svg, packet_paths(lab), capture)}
     if svg:
         files['lab.svg'] = svg
     for name, text in files.items():
@@ -231,13 +258,14 @@ def main(argv=None):
     src = ap.add_mutually_exclusive_group()
     src.add_argument('--input', help="the playbook's nodes' results (JSON); default stdin")
     src.add_argument('--from-json', help='an existing lab.json')
+    ap.add_argument('--captures', default=str(CACHE / 'capture'), help="make capture's pcap files")
     args = ap.parse_args(argv)
     if args.from_json:
         lab = json.loads(pathlib.Path(args.from_json).read_text())
     else:
         text = pathlib.Path(args.input).read_text() if args.input else sys.stdin.read()
         lab = lab_document(json.loads(text))
-    index, drawn = write_report(lab, args.out)
+    index, drawn = write_report(lab, args.out, latest_capture(args.captures))
     if not drawn:
         print('lab_report: Graphviz `dot` is missing, no lab.svg: scripts/host-package.sh dot graphviz',
               file=sys.stderr)

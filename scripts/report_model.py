@@ -1,10 +1,14 @@
 """The lab report's model: lab.json from the nodes' lab_topology_info
 results, the packet path between containers of an overlay on different
-nodes, and the graph both drawings (DOT, Mermaid) show. Pure standard
-library, no Ansible: scripts/lab_report.py writes the files."""
+nodes, the graph both drawings (DOT, Mermaid) show, and the latest capture
+of `make capture` decoded (scripts/vxlan.py). Pure standard library, no
+Ansible: scripts/lab_report.py writes the files."""
 
 import datetime
 import itertools
+import pathlib
+
+import vxlan
 
 SCHEMA = 1
 
@@ -150,6 +154,62 @@ def packet_paths(lab):
     return out
 
 
+# ------------------------------------------------------------------ the capture
+
+def latest_capture(directory):
+    """The newest pcap `make capture` wrote into directory (names are UTC times), decoded:
+    {file, packets: vxlan.decode_pcap rows, error}; None when there is none."""
+    files = sorted(pathlib.Path(directory).glob('*.pcap')) if directory else []
+    if not files:
+        return None
+    try:
+        return {'file': str(files[-1]), 'packets': vxlan.decode_pcap(files[-1].read_bytes()), 'error': None}
+    except (OSError, ValueError) as exc:
+        return {'file': str(files[-1]), 'packets': [], 'error': str(exc)}
+
+
+def capture_rows(lab, capture):
+    """(time, outer src -> dst, VNI, inner src -> dst, ICMP) of each packet of a capture;
+    node addresses named after their node, a VNI after the overlay of the lab that has it."""
+    def node(address):
+        found = node_by_address(lab, address)
+        return f"{address} ({found['name']})" if found else address
+
+    overlays = {info['vni']: name for name, info in overlay_networks(lab).items() if info['vni'] is not None}
+    for row in capture['packets']:
+        when = datetime.datetime.fromtimestamp(row['time'], datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S.%f')
+        pkt = row['packet']
+        if pkt is None:
+            yield (when, f"not VXLAN: {row['error']}", '-', '-', '-')
+            continue
+        vni = f"{pkt['vni']} ({overlays[pkt['vni']]})" if pkt['vni'] in overlays else str(pkt['vni'])
+        yield (when, f"{node(pkt['src'])}:{pkt['sport']} -> {node(pkt['dst'])}:{pkt['dport']}", vni,
+               vxlan.inner_summary(pkt), vxlan.icmp_summary(pkt))
+
+
+# ------------------------------------------------------------- impairments
+
+def impairment_lines(node, namespace, interface):
+    """The lines drawn on a link for the impairments the node holds on it."""
+    return [f"impaired: {imp.get('summary')}"
+            for imp in node.get('impairments') or []
+            if imp.get('interface') == interface and (imp.get('namespace') or None) == namespace]
+
+
+def impairment_rows(lab):
+    """(node, where, what, backend, state, fail-open packets) of every impairment in the lab."""
+    for node in lab['nodes'].values():
+        for imp in node.get('impairments') or []:
+            if imp.get('error'):
+                yield node['name'], '-', f"not read: {imp['error']}", '-', '-', '-'
+                continue
+            where = f"{imp.get('namespace') + '/' if imp.get('namespace') else ''}{imp.get('interface')}"
+            problems = '; '.join(imp.get('problems') or [])
+            yield (node['name'], where, imp.get('summary'), imp.get('backend', '?'),
+                   'in force' if imp.get('in_force') else f'NOT in force: {problems}',
+                   str(imp.get('fail_open_packets') or 0))
+
+
 # ------------------------------------------------------------------ the graph
 
 class Graph:
@@ -247,7 +307,13 @@ def build_graph(lab):
         up = lab_interface(node)
         if up:
             lab_if[node['name']] = f'{p}_up'
-            top['vertices'].append((f'{p}_up', f"{up['name']} {' '.join(up['addresses'])}\nlab network", 'uplink'))
+            lines = [f"{up['name']} {' '.join(up['addresses'])}", 'lab network']
+            lines += impairment_lines(node, None, up['name'])
+            top['vertices'].append((f'{p}_up', '\n'.join(lines), 'uplink'))
+        for k, imp in enumerate(i for i in node.get('impairments') or [] if i.get('namespace')):
+            # An impairment inside a namespace: a note beside the namespace's drawing.
+            lines = impairment_lines(node, imp['namespace'], imp['interface'])
+            top['vertices'].append((f'{p}_imp{k}', '\n'.join(lines), 'note'))
         for a, b in node['veth_pairs']:
             va, vb = where.get((a['namespace'], a['name'])), where.get((b['namespace'], b['name']))
             if va and vb:

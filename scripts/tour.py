@@ -27,9 +27,11 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import labkit  # noqa: E402  (tests/labkit.py: the inventory and the tools image)
+import vxlan  # noqa: E402  (scripts/vxlan.py: the VXLAN decoder and demo's VNI, shared with capture.py)
 
-VXLAN_PORT = 4789
+VXLAN_PORT = vxlan.VXLAN_PORT
 APP_PORT = 5000
+IMPAIR_DELAY_MS = 20
 APP_CONTAINER = "app"
 APP_ANSWER = re.compile(r"\AHello Container World! I have been seen (\d+) times and my hostname is (\S+)\.\s*\Z")
 # Runs on a node: GET argv[1], print [status, body] as JSON.
@@ -46,48 +48,6 @@ class Failed(Exception):
 
 
 # ------------------------------------------------------------------ pure parts
-
-def hexdump_packets(text):
-    """The packets of a `tcpdump -x` dump, as bytes (from the IP header on)."""
-    packets, current = [], None
-    for line in text.splitlines():
-        m = re.match(r"\s+0x([0-9a-f]{4}):\s+((?:[0-9a-f]{2,4}\s?)+)", line)
-        if m:
-            if int(m.group(1), 16) == 0 or current is None:
-                current = bytearray()
-                packets.append(current)
-            current.extend(bytes.fromhex(m.group(2).replace(" ", "")))
-        elif line.strip():
-            current = None
-    return [bytes(p) for p in packets]
-
-
-def decode_vxlan(packet):
-    """Outer IPv4/UDP, the VXLAN header and the inner Ethernet/IPv4 of one packet."""
-    if len(packet) < 20 or packet[0] >> 4 != 4:
-        raise ValueError("not an IPv4 packet")
-    ihl = (packet[0] & 0x0F) * 4
-    if packet[9] != 17:
-        raise ValueError(f"not UDP (protocol {packet[9]})")
-    udp = packet[ihl:ihl + 8]
-    vx = packet[ihl + 8:ihl + 16]
-    eth = packet[ihl + 16:ihl + 30]
-    inner = packet[ihl + 30:]
-    if len(vx) < 8 or len(eth) < 14:
-        raise ValueError("too short for VXLAN")
-    out = {
-        "src": str(ipaddress.IPv4Address(packet[12:16])), "dst": str(ipaddress.IPv4Address(packet[16:20])),
-        "sport": int.from_bytes(udp[0:2], "big"), "dport": int.from_bytes(udp[2:4], "big"),
-        "flags": vx[0], "vni": int.from_bytes(vx[4:7], "big"),
-        "inner_dst_mac": ":".join(f"{b:02x}" for b in eth[0:6]),
-        "inner_src_mac": ":".join(f"{b:02x}" for b in eth[6:12]),
-        "inner_type": int.from_bytes(eth[12:14], "big"),
-    }
-    if out["inner_type"] == 0x0800 and len(inner) >= 20:
-        out.update(inner_src=str(ipaddress.IPv4Address(inner[12:16])),
-                   inner_dst=str(ipaddress.IPv4Address(inner[16:20])), inner_proto=inner[9])
-    return out
-
 
 def parse_app_answer(body):
     """(count, hostname) of the app's answer, or None."""
@@ -115,12 +75,6 @@ def brief(ip_json_text):
     return "\n".join(rows)
 
 
-def bpf_inner_source(address):
-    """A tcpdump filter for VXLAN packets whose inner IPv4 source is ``address``:
-    8 bytes UDP + 8 VXLAN + 14 inner Ethernet + 12 into the inner IP header."""
-    return f"udp dst port {VXLAN_PORT} and udp[42:4] = 0x{int(ipaddress.IPv4Address(address)):08x}"
-
-
 # ------------------------------------------------------------------ the tour
 
 class Tour:
@@ -131,6 +85,7 @@ class Tour:
         self.out = out
         self.images = {}
         self.step_title = None
+        self.impaired = None  # the node the tour impaired, until it clears it
 
     def say(self, text=""):
         print(text, file=self.out, flush=True)
@@ -272,11 +227,12 @@ class Tour:
 
     def demo_vni(self, node):
         """The VNI of demo's VXLAN device, in its overlay namespace /var/run/docker/netns/<n>-<network id>."""
-        net_id = self.sh(node, "docker network inspect -f '{{.Id}}' demo")[1].strip()
-        ns = self.sh(node, f"ls /var/run/docker/netns | grep -E '^[0-9]+-{net_id[:10]}$'", check=False)[1].split()
-        self.claim(f"demo has its overlay namespace on {node}", len(ns) == 1)
-        vx = json.loads(self.sh(node, f"nsenter --net=/var/run/docker/netns/{ns[0]} ip -j -d link show type vxlan")[1])
-        return vx[0]["linkinfo"]["info_data"]["id"]
+        try:
+            found = vxlan.overlay_vni(lambda cmd: self.sh(node, cmd, check=False))
+        except vxlan.VniError as exc:
+            self.claim(f"demo's VNI on {node}: {exc}", False)
+        self.claim(f"demo has its overlay namespace on {node} ({found['namespace']})", True)
+        return found["vni"]
 
     def step_overlay(self):
         if len(self.nodes) < 2:
@@ -303,7 +259,7 @@ class Tour:
                      if any(a.startswith(self.inv.addresses[n1] + "/") for a in inet(e)))
         capture = (f"docker run --rm --pull never --name {self.p}-cap --net host --cap-add NET_ADMIN "
                    f"--cap-add NET_RAW {self.image(n1)} timeout 30 tcpdump -l -n -c 1 -x -i {iface} "
-                   f"{shlex.quote(bpf_inner_source(src))}")
+                   f"{shlex.quote(vxlan.bpf_inner_source(src))}")
         self.say(f"[{n1}] $ {capture} &")
         proc = subprocess.Popen(["docker", "exec", n1, "sh", "-c", capture], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -321,9 +277,9 @@ class Tour:
                 proc.communicate()
         for line in (out + err).strip().splitlines():
             self.say(f"    {line}")
-        packets = hexdump_packets(out)
+        packets = vxlan.hexdump_packets(out)
         self.claim(f"tcpdump on {n1}'s {iface} caught a VXLAN packet from {o1}", len(packets) == 1)
-        pkt = decode_vxlan(packets[0])
+        pkt = vxlan.decode_vxlan(packets[0])
         self.say(f"  decoded: outer {pkt['src']} -> {pkt['dst']}:{pkt['dport']}, VXLAN flags 0x{pkt['flags']:02x} "
                  f"VNI {pkt['vni']}, inner {pkt.get('inner_src')} -> {pkt.get('inner_dst')} "
                  f"(MAC {pkt['inner_src_mac']} -> {pkt['inner_dst_mac']})")
@@ -334,6 +290,51 @@ class Tour:
                    bool(pkt["flags"] & 0x08) and pkt["vni"] == vni)
         self.claim(f"inside is {o1} -> {o2} ({src} -> {dst})",
                    (pkt.get("inner_src"), pkt.get("inner_dst")) == (src, dst))
+
+    def lab_link(self, node):
+        """The node's interface that holds its lab address."""
+        return next(name for name, e in links(self.sh(node, "ip -j addr")[1]).items()
+                    if any(a.startswith(self.inv.addresses[node] + "/") for a in inet(e)))
+
+    def rtt(self, node, cmd, count=10):
+        """The median round trip in ms of ``ping -c count`` run by cmd on node, or None."""
+        _rc, out = self.sh(node, f"{cmd} -c {count} -i 0.2 -W 2", check=False)
+        times = sorted(float(t) for t in re.findall(r"time=([0-9.]+) ms", out))
+        return times[len(times) // 2] if times else None
+
+    def impair(self, node, args):
+        """lab.multihost.impair on node, as `ansible NODE -m lab.multihost.impair` runs it."""
+        self.say(f"[{node}] lab.multihost.impair {json.dumps(args)}")
+        result = labkit.ansible_module(node, "lab.multihost.impair", args, lab=self.inv.lab)
+        if result.get("failed"):
+            raise Failed(f"lab.multihost.impair on {node}: {result.get('msg')}")
+        imp = result.get("impairment") or {}
+        self.say(f"    backend {result.get('backend')}, changed {result.get('changed')}, "
+                 f"in force {imp.get('in_force')}")
+        return result
+
+    def step_impair(self):
+        n1, n2 = self.nodes[:2]
+        o1, o2 = f"{self.p}-o1", f"{self.p}-o2"
+        read = labkit.ansible_module(n2, "lab.multihost.node_state", {"impairments": True}, lab=self.inv.lab)
+        self.claim(f"{n2} holds no impairment of its own (the tour would change a running experiment)",
+                   not read["state"]["impairments"])
+        iface = self.lab_link(n2)
+        under = f"ping {self.inv.addresses[n2]}"
+        over = f"docker exec {o1} ping {o2}"
+        base_under, base_over = self.rtt(n1, under), self.rtt(n1, over)
+        self.claim(f"before: underlay {base_under} ms, overlay {base_over} ms", None not in (base_under, base_over))
+        self.impaired = n2
+        self.impair(n2, {"interface": iface, "delay": f"{IMPAIR_DELAY_MS}ms"})
+        under_ms, over_ms = self.rtt(n1, under), self.rtt(n1, over)
+        self.claim(f"with {IMPAIR_DELAY_MS} ms on {n2}'s {iface}: underlay {under_ms} ms, overlay {over_ms} ms",
+                   None not in (under_ms, over_ms))
+        self.claim(f"the overlay's ping carries the delay: {over_ms} ms >= {base_over} + {IMPAIR_DELAY_MS * 0.9} ms",
+                   over_ms >= base_over + IMPAIR_DELAY_MS * 0.9)
+        self.claim(f"the overlay adds no more than 1 ms to the underlay: {over_ms} - {under_ms} = "
+                   f"{over_ms - under_ms:.2f} ms", abs(over_ms - under_ms) <= 1.0)
+        self.impair(n2, {"interface": iface, "state": "absent"})
+        self.impaired = None
 
     def step_app(self):
         app = self.inv.group("app")[0]
@@ -355,6 +356,7 @@ class Tour:
         ("-p: a small web server published on the node's lab address", step_publish),
         ("none and host networks", step_none_and_host),
         ("The overlay across nodes: names, MTU and one VXLAN packet", step_overlay),
+        ("Latency on the underlay shows in the overlay", step_impair),
         ("The app and its counter, over the overlay", step_app),
     ]
 
@@ -373,6 +375,15 @@ class Tour:
     def cleanup(self):
         """Remove what the tour made on every node; the names of what is left."""
         left = []
+        if self.impaired:
+            node = self.impaired
+            try:
+                self.impair(node, {"interface": self.lab_link(node), "state": "absent"})
+                self.impaired = None
+            except Exception as exc:  # named below as left behind
+                self.say(f"    clearing the impairment on {node} failed: {exc}")
+            if self.impaired:
+                left.append(f"{node}: the tour's impairment")
         for node in self.nodes:
             containers, networks, namespaces = self.leftovers(node)
             cmds = ([f"docker rm -f {' '.join(containers)}"] if containers else []) + \

@@ -1,18 +1,22 @@
 """The lab report's drawings and packet paths (scripts/report_model.py,
 scripts/lab_report.py) from fixtures/lab.json, which `make report` wrote from
 the running two-node lab (cluster-store): app on docker-node1 and redis on
-docker-node2 over the overlay demo."""
+docker-node2 over the overlay demo; its latest capture from fixtures/vxlan.pcap
+(tests/unit/test_vxlan.py says how it was made: VNI 4242, 192.0.2.1 and
+192.0.2.2 outside, 10.42.0.1 and 10.42.0.2 inside)."""
 
 import copy
 import html.parser
 import json
 import pathlib
+import re
 import xml.etree.ElementTree as ET
 
 import lab_report
 import report_model
 
 LAB = json.loads((pathlib.Path(__file__).parent / "fixtures" / "lab.json").read_text())
+PCAP = pathlib.Path(__file__).parent / "fixtures" / "vxlan.pcap"
 NODE1, NODE2 = "docker-node1", "docker-node2"
 
 
@@ -168,3 +172,62 @@ def test_write_report(tmp_path, monkeypatch):
     monkeypatch.setattr(lab_report, "render_svg", lambda text: None)
     assert lab_report.main(["--from-json", str(tmp_path / "lab.json"), "--out", str(tmp_path / "again")]) == 1
     assert not (tmp_path / "again" / "lab.svg").exists()
+
+
+def _page_text(page):
+    parser = _Page()
+    parser.feed(page)
+    assert parser.balanced and not parser.open
+    return parser
+
+
+def _captures(tmp_path):
+    """A capture directory as make capture leaves it: an older capture and the fixture, the newest."""
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "20261205T080000Z.pcap").write_bytes(b"an older capture")
+    (tmp_path / "20261206T195534Z.pcap").write_bytes(PCAP.read_bytes())
+    return tmp_path
+
+
+def test_latest_capture_is_the_newest_pcap_decoded(tmp_path):
+    capture = report_model.latest_capture(_captures(tmp_path))
+    assert capture["file"] == str(tmp_path / "20261206T195534Z.pcap") and capture["error"] is None
+    assert len(capture["packets"]) == 6 and {r["packet"]["vni"] for r in capture["packets"]} == {4242}
+    assert report_model.latest_capture(tmp_path / "none") is None
+    (tmp_path / "20261207T000000Z.pcap").write_bytes(b"not a pcap")
+    broken = report_model.latest_capture(tmp_path)
+    assert broken["packets"] == [] and "not a pcap file" in broken["error"]
+
+
+def test_capture_table_in_the_page(tmp_path):
+    capture = report_model.latest_capture(_captures(tmp_path))
+    lab = _lab()
+    lab["nodes"][NODE1]["lab_address"] = "192.0.2.1"  # the fixture's outer addresses, one of them a node's
+    for net in lab["nodes"][NODE1]["networks"]:
+        if net["name"] == "demo":
+            net["vni"] = 4242
+    page = lab_report.to_html(lab, None, report_model.packet_paths(lab), capture)
+    parser = _page_text(page)
+    assert parser.tags.count("table") == 5  # nodes, networks, containers, forwarding entries, the capture
+    table = page[page.index("<h2>Latest capture</h2>"):]
+    assert "20261206T195534Z.pcap" in table and "6 packets" in table
+    rows = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr><td>.*?</tr>", table)]
+    assert rows[2] == ["2026-12-06 19:55:34.421616", "192.0.2.1 (docker-node1):46889 -&gt; 192.0.2.2:4789",
+                       "4242 (demo)", "10.42.0.1 -&gt; 10.42.0.2", "echo request (8)"]
+    assert rows[0][3:] == ["ARP", "-"] and rows[3][3:] == ["10.42.0.2 -&gt; 10.42.0.1", "echo reply (0)"]
+    assert len(rows) == 6
+    assert "make capture</code> writes one" in lab_report.to_html(LAB, None, [])
+    broken = {"file": "x.pcap", "packets": [], "error": "not a pcap file"}
+    assert '<p class="problem">Not read: not a pcap file</p>' in lab_report.to_html(LAB, None, [], broken)
+
+
+def test_the_report_shows_the_latest_capture(tmp_path, monkeypatch):
+    monkeypatch.setattr(lab_report, "render_svg", lambda text: '<svg xmlns="http://www.w3.org/2000/svg"/>')
+    lab_report.write_report(LAB, tmp_path / "report")
+    assert "No capture" in (tmp_path / "report" / "index.html").read_text()
+    captures = _captures(tmp_path / "capture")
+    assert lab_report.main(["--from-json", str(tmp_path / "report" / "lab.json"), "--out", str(tmp_path / "again"),
+                            "--captures", str(captures)]) == 0
+    page = (tmp_path / "again" / "index.html").read_text()
+    assert "20261206T195534Z.pcap" in page and page.count("echo request (8)") == 2
+    assert json.loads((tmp_path / "again" / "lab.json").read_text()) == LAB  # the capture is not in lab.json

@@ -1,26 +1,28 @@
-"""The tour's pure parts (scripts/tour.py): tcpdump hex dumps, the VXLAN
-header, the app's answer, and how a failed claim stops the tour and still
-cleans up. fixtures/tcpdump_vxlan.txt was captured passively on this
-machine's bridge of the lab network (tcpdump -n -c 2 -x 'udp dst port
-4789'): app on docker-node1 and redis on docker-node2 over demo."""
+"""The tour's pure parts (scripts/tour.py; its decoder is scripts/vxlan.py,
+shared with scripts/capture.py): tcpdump hex dumps, the VXLAN header, the
+app's answer, and how a failed claim stops the tour and still cleans up.
+fixtures/tcpdump_vxlan.txt was captured passively on this machine's bridge
+of the lab network (tcpdump -n -c 2 -x 'udp dst port 4789'): app on
+docker-node1 and redis on docker-node2 over demo."""
 
 import io
 import pathlib
 
 import pytest
 import tour
+import vxlan
 
 DUMP = (pathlib.Path(__file__).parent / "fixtures" / "tcpdump_vxlan.txt").read_text()
 
 
 def test_hexdump_gives_each_packet():
-    packets = tour.hexdump_packets(DUMP)
+    packets = vxlan.hexdump_packets(DUMP)
     assert len(packets) == 2
     assert [len(p) for p in packets] == [0x74, 0x6D]  # the outer IPv4 total lengths in the dump
 
 
 def test_decode_vxlan_agrees_with_tcpdumps_own_decoding():
-    first, second = (tour.decode_vxlan(p) for p in tour.hexdump_packets(DUMP))
+    first, second = (vxlan.decode_vxlan(p) for p in vxlan.hexdump_packets(DUMP))
     # tcpdump printed: IP 192.168.205.10.55874 > 192.168.205.11.4789: VXLAN, flags [I] (0x08), vni 256
     assert (first["src"], first["sport"], first["dst"], first["dport"]) == ("192.168.205.10", 55874,
                                                                             "192.168.205.11", 4789)
@@ -33,18 +35,18 @@ def test_decode_vxlan_agrees_with_tcpdumps_own_decoding():
 
 
 def test_decode_refuses_what_is_not_vxlan_over_udp():
-    packet = bytearray(tour.hexdump_packets(DUMP)[0])
+    packet = bytearray(vxlan.hexdump_packets(DUMP)[0])
     packet[9] = 6
     with pytest.raises(ValueError, match="not UDP"):
-        tour.decode_vxlan(bytes(packet))
+        vxlan.decode_vxlan(bytes(packet))
     with pytest.raises(ValueError):
-        tour.decode_vxlan(b"\x60" + bytes(40))
+        vxlan.decode_vxlan(b"\x60" + bytes(40))
 
 
 def test_bpf_filter_matches_the_inner_source_offset():
-    packet = tour.hexdump_packets(DUMP)[0]
+    packet = vxlan.hexdump_packets(DUMP)[0]
     udp = packet[(packet[0] & 0x0F) * 4:]
-    flt = tour.bpf_inner_source("10.0.0.251")
+    flt = vxlan.bpf_inner_source("10.0.0.251")
     assert flt == "udp dst port 4789 and udp[42:4] = 0x0a0000fb"
     assert udp[42:46] == bytes.fromhex(flt.rsplit("0x", 1)[1])
 
