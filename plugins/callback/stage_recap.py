@@ -12,6 +12,9 @@ description:
     playbook, one of preflight, firewall, docker, etcd, overlay, networks, netns-lab, app)
     and node that changed something, naming the tasks that changed; a run that changed
     nothing says so in one line. Plays without a stage tag are grouped under their name.
+  - Then the impairments in place on each node, as M(lab.multihost.node_state) with
+    C(impairments=true) read them. An impairment is an experiment the user declared with
+    M(lab.multihost.impair), left as it is.
   - Then how many module runs reached each node (loop items counted one by one;
     controller-side actions and tasks delegated to the controller not counted), which is
     what a run costs, since each is a round trip to the node.
@@ -40,6 +43,7 @@ class CallbackModule(CallbackBase):
         self._stage = None
         self._changed = {}  # (stage, host) -> [task names], in order
         self._reached = {}  # host -> module runs on it
+        self._impaired = {}  # host -> impairment lines, from the last read of them
 
     def v2_playbook_on_play_start(self, play):
         tags = [t for t in play.tags if t in STAGES]
@@ -61,8 +65,15 @@ class CallbackModule(CallbackBase):
             host = result._host.get_name()
             self._reached[host] = self._reached.get(host, 0) + 1
 
+    def _impairments(self, result):
+        state = result._result.get('state')
+        read = state.get('impairments') if isinstance(state, dict) else None
+        if isinstance(read, list):
+            self._impaired[result._host.get_name()] = [imp.get('summary', '?') for imp in read]
+
     def v2_runner_on_ok(self, result):
         self._record(result)
+        self._impairments(result)
         if 'results' not in result._result:  # a loop's items were counted one by one
             self._count(result)
 
@@ -83,6 +94,9 @@ class CallbackModule(CallbackBase):
             self._display.display('nothing changed')
         for (stage, host), names in self._changed.items():
             self._display.display(f'{stage:10} {host:16} {len(names)} changed: {"; ".join(names)}')
+        for host, lines in sorted(self._impaired.items()):
+            for line in lines:
+                self._display.display(f'impaired   {host:16} {line} (an experiment: left in place)')
         if self._reached:
             self._display.display('module runs that reached each node: '
                                   + ', '.join(f'{host} {n}' for host, n in sorted(self._reached.items())))

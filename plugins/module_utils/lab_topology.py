@@ -295,6 +295,15 @@ class Gatherer:
         except (OSError, ValueError):
             return None
 
+    def impairments(self):
+        """The impairments lab.multihost.impair declared here, read back; [] when it cannot say."""
+        # Imported only here: the rest of the read needs no impairment engine.
+        from ansible_collections.lab.multihost.plugins.module_utils.impair.engine import read_all
+        try:
+            return read_all(self.runner)
+        except Exception as exc:  # the report reads, it never fails on one part
+            return [{'error': str(exc)}]
+
     def gather(self):
         containers = docker_containers(self.runner, None, self.docker)
         networks = self.networks()
@@ -327,4 +336,5 @@ class Gatherer:
             'networks': sorted(networks, key=lambda n: n['name'] or ''),
             'containers': sorted(out_containers, key=lambda c: c['name']),
             'etcd': self.etcd(),
+            'impairments': self.impairments(),
         }

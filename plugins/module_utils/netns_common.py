@@ -29,6 +29,21 @@ class NetnsError(Exception):
         self.details = details
 
 
+def exit_module(module, converge):
+    """Exit ``module`` with what ``converge()`` returns (changed, operations, diff, warnings, ...):
+    the diff only in diff mode, the warnings as warnings; fail_json with a NetnsError's details."""
+    try:
+        result = converge()
+    except NetnsError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    diff = result.pop('diff')
+    for warning in result.pop('warnings'):
+        module.warn(warning)
+    if module._diff:
+        result['diff'] = diff
+    module.exit_json(**result)
+
+
 def ns_label(ns):
     return '(host)' if ns is HOST else ns
 

@@ -12,7 +12,7 @@ import json
 import sys
 
 from ansible_collections.lab.multihost.plugins.module_utils.netns_apply import apply
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError
+from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError, exit_module
 from ansible_collections.lab.multihost.plugins.module_utils.netns_plan import plan
 from ansible_collections.lab.multihost.plugins.module_utils.netns_runner import Runner, which
 from ansible_collections.lab.multihost.plugins.module_utils.netns_validate import normalize
@@ -58,17 +58,8 @@ def _fmt(value):
 def run_module(module, spec, single=False):
     """Converge ``spec`` for an AnsibleModule and exit.  ``single``: a
     one-object module (no implicit namespaces, plain field names)."""
-    try:
-        result = converge(spec, check_mode=module.check_mode,
-                          auto_namespaces=not single, indexed=not single)
-    except NetnsError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    diff = result.pop('diff')
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    if module._diff:
-        result['diff'] = diff
-    module.exit_json(**result)
+    exit_module(module, lambda: converge(spec, check_mode=module.check_mode,
+                                         auto_namespaces=not single, indexed=not single))
 
 
 def restore(path, runner=None):

@@ -18,7 +18,9 @@ description:
     network namespaces, whether an nftables table in the kernel is the one a ruleset
     file loads, whether an etcd member answers healthy, the contents of small files, what the recovery engine
     (M(lab.multihost.overlay_recover)) would repair, and what
-    M(lab.multihost.netns_topology) would change for each of a list of topologies.
+    M(lab.multihost.netns_topology) would change for each of a list of topologies, and the
+    impairments M(lab.multihost.impair) declared on the node, read back from the kernel and
+    the listener.
   - Read-only.
 options:
   files:
@@ -80,6 +82,13 @@ options:
     type: list
     elements: dict
     default: []
+  impairments:
+    description:
+      - Read back every impairment M(lab.multihost.impair) declared on the node, with what it sets,
+        the backend, whether it is in force and its fail-open counters. An impairment is an
+        experiment the user declared, never drift.
+    type: bool
+    default: false
   nft:
     description:
       - Compare the table the kernel holds with the one the ruleset file loads (loaded in a
@@ -137,9 +146,9 @@ state:
       type: dict
     docker:
       description:
-        - C(version), C(swarm) (LocalNodeState), C(swarm_control), C(networks) (name -> id, driver, scope,
-          subnets), C(containers) (name -> running, status, image, labels, networks, restart_policy),
-          C(images) (references); null when no engine answers.
+        - C(version), C(swarm) (LocalNodeState), C(swarm_control) (a manager), C(swarm_node_id), C(networks)
+          (name -> id, driver, scope, subnets), C(containers) (name -> running, status, image, labels, networks,
+          restart_policy), C(images) (references); null when no engine answers.
       type: dict
       returned: when docker is true
     netns:
@@ -168,6 +177,11 @@ state:
           would do; or C(error), the message it would fail with.
       type: dict
       returned: when netns_topologies is set
+    impairments:
+      description: The impairments in place, each as M(lab.multihost.impair) returns C(impairment).
+      type: list
+      elements: dict
+      returned: when impairments is true
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -198,6 +212,7 @@ def main():
             contents=dict(type='list', elements='path', default=[]),
             recovery=dict(type='bool', default=False),
             netns_topologies=dict(type='list', elements='dict', default=[]),
+            impairments=dict(type='bool', default=False),
             etcd_health=dict(type='dict', options=dict(endpoint=dict(type='str', required=True),
                                                        cacert=dict(type='path'), cert=dict(type='path'),
                                                        key=dict(type='path'))),
@@ -233,6 +248,9 @@ def main():
         state['recovery'] = plan.to_json()
     if p['netns_topologies']:
         state['netns_topologies'] = {t.get('name', str(i)): netns_plan(t) for i, t in enumerate(p['netns_topologies'])}
+    if p['impairments']:
+        from ansible_collections.lab.multihost.plugins.module_utils.impair.engine import read_all
+        state['impairments'] = read_all()
     module.exit_json(changed=False, state=state)
 
 
