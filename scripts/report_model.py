@@ -5,6 +5,7 @@ of `make capture` decoded (scripts/vxlan.py). Pure standard library, no
 Ansible: scripts/lab_report.py writes the files."""
 
 import datetime
+import ipaddress
 import itertools
 import pathlib
 
@@ -328,6 +329,23 @@ def build_graph(lab):
             if (a, net) in vx and (b, net) in vx:
                 g.edges.append((vx[(a, net)], vx[(b, net)], f"{net}: VNI {info['vni']}, {info['port']}/udp",
                                 'overlay'))
+    if len(lab_if) > 2:
+        # More than two nodes: one vertex for the lab network, not an edge between every two.
+        g.cluster('labnet', 'lab network')['vertices'].append(('labnet_sw', lab_network_label(lab), 'uplink'))
+        for name in sorted(lab_if):
+            g.edges.append((lab_if[name], 'labnet_sw', '', 'underlay'))
+        return g
     for a, b in itertools.combinations(sorted(lab_if), 2):
         g.edges.append((lab_if[a], lab_if[b], 'lab network', 'underlay'))
     return g
+
+
+def lab_network_label(lab):
+    """The lab network's subnet(s), from the nodes' lab interfaces."""
+    nets = set()
+    for node in lab['nodes'].values():
+        up = lab_interface(node) if not node.get('error') else None
+        for address in (up or {}).get('addresses') or []:
+            if address.split('/')[0] == node['lab_address']:
+                nets.add(str(ipaddress.ip_interface(address).network))
+    return '\n'.join(['lab network'] + sorted(nets))

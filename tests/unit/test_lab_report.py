@@ -112,6 +112,29 @@ def test_dot_one_cluster_per_node_and_the_overlay_between_them():
     assert text.count("{") == text.count("}")
 
 
+LAB5 = json.loads((pathlib.Path(__file__).parent / "fixtures" / "lab-5.json").read_text())
+
+
+def test_five_nodes_one_lab_network_vertex_and_the_overlay_where_demo_is_used():
+    """fixtures/lab-5.json: `make report NODES=5` on a lab grown from two nodes (app on docker-node1,
+    redis on docker-node2): five node clusters, the lab network drawn once with an edge to each
+    node's lab interface (not one between every two), demo between the two nodes that use it."""
+    graph = report_model.build_graph(LAB5)
+    nodes = [c for c in graph.children(None) if c["id"] != "labnet"]
+    assert [c["label"].split()[0] for c in nodes] == [f"docker-node{i}" for i in range(1, 6)]
+    (hub,) = [c for c in graph.children(None) if c["id"] == "labnet"]
+    assert hub["vertices"] == [("labnet_sw", "lab network\n192.168.205.0/24", "uplink")]
+    underlay = [e for e in graph.edges if e[3] == "underlay"]
+    assert len(underlay) == 5 and all(e[1] == "labnet_sw" for e in underlay)
+    assert sorted(e[0] for e in underlay) == sorted(f"n{i}_up" for i in range(5))
+    (overlay,) = [e for e in graph.edges if e[3] == "overlay"]
+    assert {overlay[0].split("_")[0], overlay[1].split("_")[0]} == {"n0", "n1"}
+    text = lab_report.to_dot(graph, "lab")
+    assert text.count("subgraph cluster_") == len(graph.clusters) and text.count("{") == text.count("}")
+    svg = lab_report.render_svg(text)
+    assert svg and all(f"192.168.205.{10 + i}/24" in svg for i in range(5))
+
+
 def test_svg_by_graphviz():
     """Graphviz draws the report (make unit installs dot when it is missing)."""
     svg = lab_report.render_svg(lab_report.to_dot(report_model.build_graph(LAB), "lab"))
