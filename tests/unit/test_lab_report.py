@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 
 import lab_report
 import report_model
+from ansible_collections.lab.multihost.plugins.module_utils.impair import engine as impair_engine
 
 LAB = json.loads((pathlib.Path(__file__).parent / "fixtures" / "lab.json").read_text())
 PCAP = pathlib.Path(__file__).parent / "fixtures" / "vxlan.pcap"
@@ -184,6 +185,43 @@ def test_html_page():
     for hop in report_model.packet_paths(LAB)[0]["hops"]:
         at = section.index(f'{hop["device"]}  - {hop["detail"]}', at)  # the hops in order
     assert "No picture" in lab_report.to_html(LAB, None, [])
+
+
+def _impaired_lab():
+    """The lab with `make impair NODE=docker-node2 DELAY=50ms LOSS=1%` read back on docker-node2
+    (the engine's read-back shape, its summary written by the engine's own function)."""
+    view = {"key": "host-eth0", "interface": "eth0", "namespace": None, "backend": "queue", "delay": "50ms",
+            "jitter": None, "loss": "1%", "duplicate": None, "rate": None,
+            "match": {"destinations": ["192.168.205.10/32"], "protocol": "udp", "port": 4789},
+            "in_force": False, "problems": ["listener not running: packets pass undelayed"],
+            "listener": {"pid": None, "running": False, "received": 120, "dropped": 1, "duplicated": 0, "held": 0},
+            "queue": {"number": 100, "length": None, "kernel_dropped": None, "user_dropped": None},
+            "fail_open_packets": 37}
+    view["summary"] = impair_engine.summary(view)
+    lab = _lab()
+    lab["nodes"][NODE2]["impairments"] = [view]
+    return lab, view
+
+
+def test_an_impairment_is_drawn_on_its_link_and_listed_with_its_backend():
+    lab, view = _impaired_lab()
+    assert view["summary"] == ("eth0: delay 50ms loss 1% for udp/4789 to 192.168.205.10/32 (backend queue, "
+                               "NOT in force: listener not running: packets pass undelayed, "
+                               "37 packets passed unimpaired)")
+    graph = report_model.build_graph(lab)
+    uplinks = {c["label"].split()[0]: v[1] for c in graph.children(None) for v in c["vertices"] if v[2] == "uplink"}
+    assert uplinks[NODE2].endswith("impaired: " + view["summary"]) and "impaired" not in uplinks[NODE1]
+    assert "impaired: eth0: delay 50ms" in lab_report.to_dot(graph, "lab")
+    parser = _Page()
+    parser.feed(lab_report.to_html(lab, None, []))
+    text = " ".join(parser.text)
+    section = text[text.index("Impairments"):]
+    for cell in (NODE2, "eth0", "delay 50ms loss 1%", "queue", "NOT in force: listener not running", "37"):
+        assert cell in section, cell
+    plain = _Page()
+    plain.feed(lab_report.to_html(LAB, None, []))
+    plain_text = " ".join(plain.text)
+    assert "make impair" in plain_text[plain_text.index("Impairments"):], "no impairment, and how to set one"
 
 
 def test_write_report(tmp_path, monkeypatch):
