@@ -22,20 +22,13 @@ import pytest
 from ansible_collections.lab.multihost.plugins.module_utils.impair import engine
 from ansible_collections.lab.multihost.plugins.module_utils.impair.node import ETC, LIB, RUN, Node
 from ansible_collections.lab.multihost.plugins.module_utils.netns_runner import Runner
-from labkit import routed_namespaces, run_module, sh
+from labkit import routed_namespaces, run_module, sh, udp_echo
 
 MODULE = 'lab.multihost.impair'
 A, B, PORT = '10.79.1.1', '10.79.2.1', 9000
 HOST_PATHS = ('/etc/lab', ETC, '/usr/local/lib/lab-multihost', LIB, RUN)
 
-ECHO = f"""
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", {PORT}))
-while True:
-    data, peer = s.recvfrom(2048)
-    s.sendto(data, peer)
-"""
+ECHO = udp_echo(PORT)
 
 # argv: destination, count. One probe at a time; prints each RTT in ms (null: no answer in 1 s).
 PROBE = f"""

@@ -18,7 +18,7 @@ import sys
 import time
 
 import pytest
-from labkit import retry, routed_namespaces, sh
+from labkit import retry, routed_namespaces, sh, udp_echo
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LISTENER = ROOT / "plugins" / "module_utils" / "impair" / "listener.py"
@@ -27,14 +27,7 @@ PYTHON = shutil.which("python3") or sys.executable
 QUEUE, MARK, PORT = 100, 0x4C41, 9000
 A, B = "10.77.1.1", "10.77.2.1"
 
-ECHO = f"""
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", {PORT}))
-while True:
-    data, peer = s.recvfrom(2048)
-    s.sendto(data, peer)
-"""
+ECHO = udp_echo(PORT)
 
 # argv: destination, count, interval (s), wait after the last (s). Prints the
 # RTT (ms) of each probe's first answer and how many answers came in all.

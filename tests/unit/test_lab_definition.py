@@ -5,11 +5,14 @@ import pathlib
 import re
 import subprocess
 
+import labkit
 import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LOCAL_LABS = ["lab", "ha"]
+# The labs scripts/lab_inventory.py generates into .cache/inventory/ (its BACKENDS).
+GENERATED_LABS = ["lab", "swarm"]
 
 
 def _inventory(name):
@@ -42,15 +45,43 @@ def test_ha_lab_adds_a_third_node():
 
 @pytest.mark.parametrize("scenario", _scenarios())
 def test_scenario_nodes_come_from_an_inventory(scenario):
+    """A hand-written inventory (inventory/<lab>) or one scripts/lab_inventory.py generates
+    (.cache/inventory/<lab>, written by the scenario's make target); the tests read the same one."""
     conf = _scenario(scenario)
     assert not conf.get("platforms"), "nodes are drawn from the inventory, not listed in molecule.yml"
-    hosts = conf["provisioner"]["inventory"]["links"]["hosts"]
-    lab = re.fullmatch(r"\.\./\.\./inventory/(\w+)/hosts\.yml", hosts).group(1)
-    assert lab in LOCAL_LABS
+    links = conf["provisioner"]["inventory"]["links"]
+    found = re.fullmatch(r"\.\./\.\./((?:\.cache/)?inventory/(\w+))/hosts\.yml", links["hosts"])
+    where, lab = found.group(1), found.group(2)
+    assert lab in (GENERATED_LABS if where.startswith(".cache/") else LOCAL_LABS)
+    assert links["group_vars"] == f"../../{where}/group_vars/"
     assert conf["provisioner"]["env"]["LAB"] == lab, "the tests read the same inventory (labkit)"
-    assert conf["provisioner"]["env"]["LAB_INVENTORY"] == "${MOLECULE_PROJECT_DIRECTORY}/inventory/" + lab
+    assert conf["provisioner"]["env"]["LAB_INVENTORY"] == "${MOLECULE_PROJECT_DIRECTORY}/" + where
     assert conf["provisioner"]["playbooks"]["create"] == "../../playbooks/lab-nodes.yml"
     assert conf["provisioner"]["playbooks"]["destroy"] == "../../playbooks/lab-nodes-down.yml"
+
+
+def test_the_scale_scenario_is_the_generated_five_node_lab():
+    """molecule/scale reads .cache/inventory/lab, which `make test-scale` writes for NODES=5 before
+    molecule runs (tests/unit/test_lab_inventory.py checks the Makefile): no check step, as default."""
+    conf = _scenario("scale")
+    assert conf["provisioner"]["inventory"]["links"]["hosts"] == "../../.cache/inventory/lab/hosts.yml"
+    assert conf["provisioner"]["env"]["LAB_NODE_RELEASE"] == "bookworm"
+    assert conf["scenario"]["test_sequence"] == _scenario("default")["scenario"]["test_sequence"]
+    assert "check" not in conf["scenario"]["test_sequence"]
+
+
+@pytest.mark.parametrize(("lab", "backend", "nodes", "name"), [
+    ("lab", "cluster-store", 2, "default"),
+    ("lab", "cluster-store", 3, "default"),  # a generated lab of another size: the two-node tests
+    ("lab", "cluster-store", 5, "scale"),
+    ("ha", "cluster-store", 3, "ha"),
+    ("lab", "swarm", 2, "swarm"),  # labkit reads the backend from the nodes
+    ("swarm", "swarm", 5, "swarm"),
+])
+def test_the_scenario_a_lab_is(lab, backend, nodes, name):
+    """conftest selects the tests of the scenario the lab under test is (labkit.scenario)."""
+    assert labkit.scenario(lab, backend, nodes) == name
+    assert name in _scenarios()
 
 
 def test_vagrant_nodes_match_the_inventory():

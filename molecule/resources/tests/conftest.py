@@ -2,19 +2,21 @@
 
 Which scenario a test runs in is written on the test: ``@pytest.mark.scenarios("default", "swarm")``;
 a test without the mark runs in every scenario. The scenario is read from the lab under test (its
-inventory and overlay backend), so the same selection holds for `make verify` against `make lab`.
+inventory's name and node count, and its overlay backend: labkit.scenario), so the same selection
+holds for `make verify` against `make lab`.
 """
 
 import pytest
 from labkit import Inventory, Node, lab_nodes, scenario
 
 INVENTORY = Inventory()
-SCENARIOS = ("default", "ha", "swarm")
+SCENARIOS = ("default", "ha", "swarm", "scale")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "scenarios(*names): runs only in these molecule scenarios "
-                                       "(default: two nodes, cluster-store; ha: three nodes; swarm: two nodes, swarm)")
+                                       "(default: two nodes, cluster-store; ha: three nodes; swarm: two nodes, swarm; "
+                                       "scale: five nodes, cluster-store)")
     config.addinivalue_line("markers", "disruptive: restarts or powers off nodes; runs after every other test")
     config.addinivalue_line("markers", "last: the scenario's final proof; runs after the disruptive tests")
 
@@ -25,7 +27,7 @@ def _order(item):
 
 def pytest_collection_modifyitems(config, items):
     """Deselect (neither run nor counted) tests of other scenarios; disruptive tests, then the final proof, last."""
-    here = scenario(INVENTORY.lab, lab_nodes()[0].backend())
+    here = scenario(INVENTORY.lab, lab_nodes()[0].backend(), len(INVENTORY.addresses))
     keep, drop = [], []
     for item in items:
         mark = item.get_closest_marker("scenarios")

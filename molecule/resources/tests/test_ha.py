@@ -23,6 +23,8 @@ from labkit import (
     by_name,
     check_then_apply,
     count,
+    etcd_healthy,
+    etcd_members,
     hits,
     inventory_path,
     retry,
@@ -40,15 +42,6 @@ pytestmark = [pytest.mark.scenarios("ha"), pytest.mark.disruptive]
 RECOVERY_SECONDS = 90
 
 V3 = "lab-etcdctl "
-
-
-def _members(node):
-    return sorted(m.get("name", "") for m in json.loads(node.check(V3 + "member list -w json"))["members"])
-
-
-def _healthy(node, among):
-    urls = ",".join(f"https://{n.address}:2379" for n in among)
-    return node.run(V3 + "endpoint health --endpoints=" + urls).rc == 0
 
 
 DEMO_STATE = ("for ns in /run/docker/netns/*-*; do echo $ns; nsenter --net=$ns bridge fdb show dev vxlan0;"
@@ -111,7 +104,7 @@ def test_a_node_down(index, nodes, app_node, redis_node, base_url):
     expected = should_run_on_demo(down)
     down.power_off()
     try:
-        assert retry(lambda: _healthy(up[0], up), attempts=15), f"etcd on {[n.name for n in up]} is not healthy"
+        assert retry(lambda: etcd_healthy(up[0], up), attempts=15), f"etcd on {[n.name for n in up]} is not healthy"
         assert up[0].run("ETCDCTL_API=2 lab-etcdctl ls /docker").rc == 0
         assert _pair_pings(up[0], up[1]), f"demo does not carry traffic between {up[0].name} and {up[1].name}"
         if down is redis_node:
@@ -129,8 +122,8 @@ def test_a_node_down(index, nodes, app_node, redis_node, base_url):
     # Unattended: overlay-recover restarts dockerd until its containers are back on demo.
     assert retry(lambda: running(down, expected), attempts=RECOVERY_SECONDS // 2, delay=2), (
         f"{down.name}: {expected} not all running:\n" + down.check("docker ps -a --format '{{.Names}} {{.Status}}'"))
-    assert retry(lambda: _healthy(down, nodes), attempts=45), f"{down.name} did not rejoin etcd"
-    assert _members(down) == sorted(n.name for n in nodes)
+    assert retry(lambda: etcd_healthy(down, nodes), attempts=45), f"{down.name} did not rejoin etcd"
+    assert etcd_members(down) == sorted(n.name for n in nodes)
     assert _pair_pings(down, up[0]), f"{down.name} is not back on demo"
     wait_healthy(app_node if down is not app_node else up[0], base_url, attempts=45)
 
@@ -160,7 +153,7 @@ def test_wiped_member_rejoins_as_a_new_member(nodes):
     new = {m["name"]: m["ID"] for m in json.loads(nodes[0].check(V3 + "member list -w json"))["members"]}
     assert sorted(new) == sorted(n.name for n in nodes)
     assert new[node.name] != old[node.name], "the wiped member came back under its old ID"
-    assert retry(lambda: _healthy(nodes[0], nodes))
+    assert retry(lambda: etcd_healthy(nodes[0], nodes))
     assert "tocommit" not in node.check("journalctl -u etcd -n 200 --no-pager")
     local = f"lab-etcdctl --endpoints=https://{node.address}:2379 "
     assert node.check(local + f"get {key} --print-value-only --consistency=s").strip() == "survived"
@@ -181,7 +174,7 @@ def test_shrink_to_two_then_grow_to_three(nodes, temp_inventory):
     predicted, applied = check_then_apply(*stages, inventory=temp_inventory(two_members))
     assert_predicted(predicted, applied, "etcd and the overlay without docker-node3 in group etcd")
     assert (leaving.name, "etcd : Remove this member from the cluster") in by_name(predicted)
-    assert _members(nodes[0]) == sorted(n.name for n in nodes[:2])
+    assert etcd_members(nodes[0]) == sorted(n.name for n in nodes[:2])
     assert leaving.run("systemctl is-active etcd").stdout.strip() != "active"
     assert leaving.run("systemctl is-enabled etcd").stdout.strip() == "disabled"
     # It was removed while it still ran: etcd itself noticed before it was stopped.
@@ -195,8 +188,8 @@ def test_shrink_to_two_then_grow_to_three(nodes, temp_inventory):
     predicted, applied = check_then_apply(*stages)
     assert_predicted(predicted, applied, "etcd and the overlay with docker-node3 back in group etcd")
     assert (leaving.name, "etcd : Add this member") in by_name(predicted)
-    assert _members(nodes[0]) == sorted(n.name for n in nodes)
-    assert retry(lambda: _healthy(nodes[0], nodes))
+    assert etcd_members(nodes[0]) == sorted(n.name for n in nodes)
+    assert retry(lambda: etcd_healthy(nodes[0], nodes))
     assert _pair_pings(leaving, nodes[1])
 
 
@@ -227,7 +220,7 @@ def test_backup_then_restore(nodes, app_node, redis_node, base_url):
 
     rc, out = run_playbook("playbooks/etcd-restore.yml", "-e", f"etcd_snapshot={snapshot}")
     assert_converged(rc, out, what="playbooks/etcd-restore.yml")
-    assert _members(nodes[0]) == sorted(n.name for n in nodes)
+    assert etcd_members(nodes[0]) == sorted(n.name for n in nodes)
     for node in nodes:
         assert node.check("docker network inspect -f '{{.Id}}' demo").strip() == net_id
     assert _pair_pings(nodes[0], nodes[2]) and _pair_pings(nodes[1], nodes[0])

@@ -1,4 +1,4 @@
-"""The harness: two systemd nodes with their names and lab addresses, reaching each other."""
+"""The harness: the lab's systemd nodes with their names and lab addresses, each reaching every other."""
 
 from labkit import Inventory
 

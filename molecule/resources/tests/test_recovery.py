@@ -9,7 +9,6 @@ import json
 import re
 import subprocess
 import time
-import uuid
 
 import pytest
 from labkit import (
@@ -20,6 +19,7 @@ from labkit import (
     assert_fenced,
     count,
     fetch,
+    fresh_container_reaches,
     hits,
     impair,
     impairments,
@@ -43,14 +43,6 @@ IMPAIR_MS = 20
 
 def _peer(nodes, node):
     return next(n for n in nodes if n.name != node.name)
-
-
-def _fresh_container_reaches(node, target):
-    """A new container on `demo` on `node` pings `target` (a container name) across the overlay."""
-    name = f"r{uuid.uuid4().hex[:6]}"
-    res = node.run("docker run --rm --pull never --name %s --network demo %s ping -c 1 -W 2 %s",
-                   name, node.tools_image(), target)
-    return res.rc == 0
 
 
 def _settle():
@@ -85,7 +77,7 @@ def _power_cycle_heals_unattended(node, nodes, app_node, base_url):
         assert waited in log and "unknown to memberlist" not in log, log[-3000:]
     # Its containers reach their peers across the overlay, and new ones can join it there.
     target = "redis" if node.name == app_node.name else "app"
-    assert retry(lambda: _fresh_container_reaches(node, target), attempts=10), (
+    assert retry(lambda: fresh_container_reaches(node, target), attempts=10), (
         f"a fresh container on demo on {node.name} cannot reach {target}")
     after = count(other, base_url)
     assert after == before + 1, f"after {node.name} lost power the counter went from {before} to {after}"
