@@ -54,7 +54,7 @@ help:
 	@echo "make test       lint, unit and integration tests, the default scenario (the tutorial's lab and its faults)"
 	@echo "make test-all   make test, then the ha and swarm scenarios (what CI runs); each scenario's time at the end"
 	@echo "make test-ha    one scenario: three nodes (make test-swarm: Debian 13, swarm)"
-	@echo "make test-scale one scenario: five nodes, etcd keeping quorum with two down (not in test-all)"
+	@echo "make test-scale two scenarios: five nodes, etcd keeping quorum with two down; three swarm managers, one down (not in test-all)"
 	@echo "make verify     the scenario tests against the lab make lab made (TEST=test_app.py or test_app.py::test_x)"
 
 # Python tooling, the link that makes this repository the collection lab.multihost
@@ -156,13 +156,15 @@ test-ha: scenario-deps
 test-swarm: scenario-deps trixie
 	@scripts/molecule-timed.sh swarm
 
-# The five-node lab (molecule/scale): its inventory written as `make lab NODES=5` writes it
-# (.cache/inventory/lab; the guard has made sure no lab runs, so the placement is a new
-# lab's: the app on docker-node1, redis on docker-node5), then the scenario. Not in test-all:
-# five nodes do not fit the suite's 40-minute budget.
-test-scale: scenario-deps
+# The five-node lab (molecule/scale) and the three-manager swarm lab (molecule/scale-swarm):
+# their inventories written as `make lab NODES=5` and `make lab NODES=3 BACKEND=swarm` write
+# them (.cache/inventory/lab and /swarm; the guard has made sure no lab runs, so the placement
+# is a new lab's: the app on docker-node1, redis on the last node), then the scenarios. Not in
+# test-all: they do not fit the suite's 40-minute budget.
+test-scale: scenario-deps trixie
 	python3 scripts/lab_inventory.py --nodes 5 --backend cluster-store
-	@scripts/molecule-timed.sh scale
+	python3 scripts/lab_inventory.py --nodes 3 --backend swarm
+	@scripts/molecule-timed.sh scale scale-swarm
 
 test-all: guard lint unit integration scenario-deps trixie
 	@scripts/molecule-timed.sh default ha swarm

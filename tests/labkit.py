@@ -55,16 +55,18 @@ def inventory_path(lab=None):
 
 # The scale scenario's lab: five nodes on cluster-store, `make lab NODES=5` (molecule/scale).
 SCALE_NODES = 5
+SCALE_SWARM_NODES = 3  # three managers
 
 
 def scenario(lab, backend, nodes=2):
     """The molecule scenario a lab is: ha (inventory/ha, three nodes), swarm (the swarm backend),
-    scale (five nodes on cluster-store: `make lab NODES=5`), default (the tutorial's two nodes on
-    cluster-store, and a generated cluster-store lab of another size, whose tests are written for two)."""
+    scale-swarm (three swarm managers: `make lab NODES=3 BACKEND=swarm`), scale (five nodes on
+    cluster-store: `make lab NODES=5`), default (the tutorial's two nodes on cluster-store, and a
+    generated cluster-store lab of another size, whose tests are written for two)."""
     if lab == "ha":
         return "ha"
     if backend == "swarm":
-        return "swarm"
+        return "scale-swarm" if nodes == SCALE_SWARM_NODES else "swarm"
     return "scale" if nodes == SCALE_NODES else "default"
 
 
@@ -207,6 +209,18 @@ def healthz(node, base_url):
     return fetch(node, base_url + "/healthz")[0]
 
 
+def assert_left_out(rc, out, nodes, down):
+    """A site.yml run with the nodes `down` powered off: each named down by the preflight and left
+    out (failed there, nothing else), the others converged with nothing changed."""
+    stats = {h: (s["changed"], s["unreachable"], s["failed"]) for h, s in recap(out).items()}
+    gone = {n.name for n in down}
+    assert stats == {n.name: (0, 0, 1) if n.name in gone else (0, 0, 0) for n in nodes}, (
+        f"(changed, unreachable, failed) per host: {stats}\n{out[-5000:]}")
+    for name in sorted(gone):
+        assert f"{name} is down: its container is not running (powered off)" in out, out[-3000:]
+    assert rc == 2, f"site.yml with {sorted(gone)} down: rc={rc}\n{out[-3000:]}"  # hosts failed
+
+
 def wait_healthy(node, base_url, attempts=30):
     status = retry(lambda: healthz(node, base_url)[0] == 200, attempts=attempts, delay=2)
     assert status, f"{node.name}: {base_url}/healthz never answered 200, last: {healthz(node, base_url)}"
@@ -334,14 +348,19 @@ def sh(*argv, check=True):
     return proc
 
 
+POLL = 0.5  # seconds between tries of retry(): a wait ends soon after its condition holds
+
+
 def retry(fn, attempts=15, delay=2):
-    """Call fn until it returns something truthy (bounded); return its last value."""
-    for _attempt in range(attempts):
+    """Call fn until it returns something truthy; return its last value. Bounded as `attempts`
+    tries `delay` s apart would be (the first try's duration counted per try), polled every POLL s."""
+    start = time.monotonic()
+    value = fn()
+    budget = attempts * (delay + time.monotonic() - start)
+    while not value and time.monotonic() - start < budget:
+        time.sleep(min(delay, POLL))
         value = fn()
-        if value:
-            return value
-        time.sleep(delay)
-    return fn()
+    return value
 
 
 # ------------------------------------------------------------------ playbooks

@@ -70,12 +70,22 @@ def test_the_scale_scenario_is_the_generated_five_node_lab():
     assert "check" not in conf["scenario"]["test_sequence"]
 
 
+def test_the_scale_swarm_scenario_is_the_generated_three_manager_lab():
+    """molecule/scale-swarm reads .cache/inventory/swarm, which `make test-scale` writes for
+    NODES=3 BACKEND=swarm: Debian 13 nodes, no check step (swarm runs it)."""
+    conf = _scenario("scale-swarm")
+    assert conf["provisioner"]["inventory"]["links"]["hosts"] == "../../.cache/inventory/swarm/hosts.yml"
+    assert conf["provisioner"]["env"]["LAB_NODE_RELEASE"] == "trixie"
+    assert conf["scenario"]["test_sequence"] == _scenario("default")["scenario"]["test_sequence"]
+
+
 @pytest.mark.parametrize(("lab", "backend", "nodes", "name"), [
     ("lab", "cluster-store", 2, "default"),
     ("lab", "cluster-store", 3, "default"),  # a generated lab of another size: the two-node tests
     ("lab", "cluster-store", 5, "scale"),
     ("ha", "cluster-store", 3, "ha"),
     ("lab", "swarm", 2, "swarm"),  # labkit reads the backend from the nodes
+    ("swarm", "swarm", 3, "scale-swarm"),  # three managers
     ("swarm", "swarm", 5, "swarm"),
 ])
 def test_the_scenario_a_lab_is(lab, backend, nodes, name):

@@ -196,18 +196,20 @@ def test_every_lab_target_reads_one_inventory(args, inventory, generated):
             assert f"-i {inventory} " in out or f"LAB_INVENTORY={inventory} " in out, (target, out)
 
 
-def test_make_test_scale_writes_the_five_node_lab_then_runs_its_scenario_outside_test_all():
-    """make test-scale: test-ha's prerequisites (the guard: no lab runs), the inventory `make lab
-    NODES=5` writes (.cache/inventory/lab, which molecule/scale links), then the scenario. make
-    test-all, CI's run within its 40-minute budget, leaves it out."""
+def test_make_test_scale_writes_the_two_generated_labs_then_runs_their_scenarios_outside_test_all():
+    """make test-scale: test-swarm's prerequisites (the guard: no lab runs; the Debian 13 images), the
+    inventories `make lab NODES=5` and `make lab NODES=3 BACKEND=swarm` write (.cache/inventory/lab and
+    /swarm, which molecule/scale and molecule/scale-swarm link), then the two scenarios. make test-all,
+    CI's run within its 40-minute budget, leaves them out."""
     rc, out, err = _make("test-scale")
     assert rc == 0, err
     lines = out.splitlines()
     written = lines.index("python3 scripts/lab_inventory.py --nodes 5 --backend cluster-store")
-    assert lines[written + 1:] == ["scripts/molecule-timed.sh scale"], out
-    rc, ha, err = _make("test-ha")
+    assert lines[written + 1:] == ["python3 scripts/lab_inventory.py --nodes 3 --backend swarm",
+                                   "scripts/molecule-timed.sh scale scale-swarm"], out
+    rc, swarm, err = _make("test-swarm")
     assert rc == 0, err
-    assert lines[:written] == ha.splitlines()[:-1] and "scripts/lab.sh guard" in lines[:written], (out, ha)
+    assert lines[:written] == swarm.splitlines()[:-1] and "scripts/lab.sh guard" in lines[:written], (out, swarm)
     rc, out, err = _make("test-all")
     assert rc == 0, err
     assert [line for line in out.splitlines() if "molecule-timed.sh" in line] == [

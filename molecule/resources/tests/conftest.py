@@ -10,13 +10,13 @@ import pytest
 from labkit import Inventory, Node, lab_nodes, scenario
 
 INVENTORY = Inventory()
-SCENARIOS = ("default", "ha", "swarm", "scale")
+SCENARIOS = ("default", "ha", "swarm", "scale", "scale-swarm")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "scenarios(*names): runs only in these molecule scenarios "
                                        "(default: two nodes, cluster-store; ha: three nodes; swarm: two nodes, swarm; "
-                                       "scale: five nodes, cluster-store)")
+                                       "scale: five nodes, cluster-store; scale-swarm: three swarm managers)")
     config.addinivalue_line("markers", "disruptive: restarts or powers off nodes; runs after every other test")
     config.addinivalue_line("markers", "last: the scenario's final proof; runs after the disruptive tests")
 

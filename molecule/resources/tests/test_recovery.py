@@ -159,9 +159,11 @@ def test_site_yml_repairs_what_the_unit_did_not(app_node, redis_node, base_url, 
     app_node.power_off()
     app_node.power_on()
     app_node.wait_booted()
-    time.sleep(10)
-    state = app_node.check("docker inspect -f '{{.State.Running}} {{.State.Error}}' app").strip()
-    assert state.startswith("false") and "network" in state, f"the fault did not happen: app is {state}"
+    def failed():  # dockerd tried to start the app and could not join demo
+        state = app_node.check("docker inspect -f '{{.State.Running}} {{.State.Error}}' app").strip()
+        return state if state.startswith("false") and "network" in state else ""
+    assert retry(failed, attempts=10, delay=1), "the fault did not happen: " + app_node.check(
+        "docker inspect -f '{{.State.Running}} {{.State.Error}}' app")
 
     rc, out = run_playbook("site.yml")
     stats = assert_converged(rc, out, what="site.yml after a power loss with nothing repaired")
