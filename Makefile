@@ -156,15 +156,19 @@ test-ha: scenario-deps
 test-swarm: scenario-deps trixie
 	@scripts/molecule-timed.sh swarm
 
-# The five-node lab (molecule/scale) and the three-manager swarm lab (molecule/scale-swarm):
-# their inventories written as `make lab NODES=5` and `make lab NODES=3 BACKEND=swarm` write
-# them (.cache/inventory/lab and /swarm; the guard has made sure no lab runs, so the placement
-# is a new lab's: the app on docker-node1, redis on the last node), then the scenarios. Not in
-# test-all: they do not fit the suite's 40-minute budget.
+# The five-node lab (molecule/scale), its inventory written as `make lab NODES=5` writes it
+# (.cache/inventory/lab; the guard has made sure no lab runs, so the placement is a new lab's:
+# the app on docker-node1, redis on docker-node5). Then the three-manager swarm lab
+# (molecule/scale-swarm) grown from two nodes: `make lab NODES=2 BACKEND=swarm`, its inventory
+# written again for three (redis stays where it runs), and the scenario, whose create and
+# converge add docker-node3 to the running lab. Not in test-all: they do not fit the suite's
+# 40-minute budget.
 test-scale: scenario-deps trixie
 	python3 scripts/lab_inventory.py --nodes 5 --backend cluster-store
+	@scripts/molecule-timed.sh scale
+	@$(MAKE) --no-print-directory lab NODES=2 BACKEND=swarm
 	python3 scripts/lab_inventory.py --nodes 3 --backend swarm
-	@scripts/molecule-timed.sh scale scale-swarm
+	@scripts/molecule-timed.sh scale-swarm
 
 test-all: guard lint unit integration scenario-deps trixie
 	@scripts/molecule-timed.sh default ha swarm

@@ -198,15 +198,21 @@ def test_every_lab_target_reads_one_inventory(args, inventory, generated):
 
 def test_make_test_scale_writes_the_two_generated_labs_then_runs_their_scenarios_outside_test_all():
     """make test-scale: test-swarm's prerequisites (the guard: no lab runs; the Debian 13 images), the
-    inventories `make lab NODES=5` and `make lab NODES=3 BACKEND=swarm` write (.cache/inventory/lab and
-    /swarm, which molecule/scale and molecule/scale-swarm link), then the two scenarios. make test-all,
-    CI's run within its 40-minute budget, leaves them out."""
+    inventory `make lab NODES=5` writes (.cache/inventory/lab, which molecule/scale links) and the
+    scenario; then the two-node swarm lab, the inventory `make lab NODES=3 BACKEND=swarm` writes on it
+    (.cache/inventory/swarm, which molecule/scale-swarm links) and that scenario. make test-all, CI's
+    run within its 40-minute budget, leaves them out."""
     rc, out, err = _make("test-scale")
     assert rc == 0, err
     lines = out.splitlines()
     written = lines.index("python3 scripts/lab_inventory.py --nodes 5 --backend cluster-store")
-    assert lines[written + 1:] == ["python3 scripts/lab_inventory.py --nodes 3 --backend swarm",
-                                   "scripts/molecule-timed.sh scale scale-swarm"], out
+    after = lines[written + 1:]
+    assert after[0] == "scripts/molecule-timed.sh scale", out
+    assert after[-2:] == ["python3 scripts/lab_inventory.py --nodes 3 --backend swarm",
+                          "scripts/molecule-timed.sh scale-swarm"], out
+    # Between them, `make lab NODES=2 BACKEND=swarm` as make runs it (make -n shows the sub-make's commands).
+    assert "python3 scripts/lab_inventory.py --nodes 2 --backend swarm" in after[1:-2], out
+    assert after[-3].endswith("LAB_SELECT='NODES=2 BACKEND=swarm' scripts/lab.sh up"), out
     rc, swarm, err = _make("test-swarm")
     assert rc == 0, err
     assert lines[:written] == swarm.splitlines()[:-1] and "scripts/lab.sh guard" in lines[:written], (out, swarm)

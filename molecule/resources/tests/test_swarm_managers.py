@@ -1,19 +1,23 @@
-"""Three swarm managers (`make lab NODES=3 BACKEND=swarm`, molecule's scenario `scale-swarm`):
-one powered off leaves two of three, a raft quorum, so the swarm keeps its leader and takes
-changes, and the app keeps serving. The manager comes back unattended.
+"""Three swarm managers (`make lab NODES=3 BACKEND=swarm`, molecule's scenario `scale-swarm`),
+grown from the two-node swarm lab: `make test-scale` makes that lab first (`make lab NODES=2
+BACKEND=swarm`), and the scenario's create and converge add docker-node3 as `make lab NODES=3
+BACKEND=swarm` on it would. Then one manager powered off leaves two of three, a raft quorum,
+so the swarm keeps its leader and takes changes, and the app keeps serving. The manager comes
+back unattended.
 
 The fault is a power loss (`docker kill` of the node's container) of the manager that holds
 neither the app nor redis. That the next site.yml run changes nothing is the scenario's final
 proof (test_site.py).
 """
 
+import datetime
 import json
 import uuid
 
 import pytest
-from labkit import count, fresh_container_reaches, hits, retry
+from labkit import REDIS_CONTAINER, count, docker_host, fresh_container_reaches, hits, retry
 
-pytestmark = [pytest.mark.scenarios("scale-swarm"), pytest.mark.disruptive]
+pytestmark = pytest.mark.scenarios("scale-swarm")
 
 MANAGERS = 3
 # Unattended recovery must be done within this many seconds of the node's boot (test_ha's bound).
@@ -29,6 +33,32 @@ def _swarm_nodes(node):
     return {r["Hostname"]: (r["Status"], r["ManagerStatus"] or "worker") for r in rows}
 
 
+def _created(text):
+    """A Docker `Created` time (RFC 3339, nanoseconds, Z or an offset) as a datetime."""
+    stamp = text.strip().replace("Z", "+00:00")
+    head, _, tail = stamp.partition(".")
+    offset = tail[tail.index("+"):] if "+" in tail else tail[tail.index("-"):] if "-" in tail else ""
+    return datetime.datetime.fromisoformat(head + offset)
+
+
+def test_grown_from_two_nodes_the_third_joined_as_a_manager_and_nothing_was_made_again(nodes, redis_node):
+    """docker-node3 joined, docker-node2 was promoted: three managers, all Ready. demo and redis are
+    the two-node lab's: both made before docker-node3's container existed, demo's ID the same on
+    every node, and redis (its container and so its volume's counter) not made again."""
+    third = nodes[-1]
+    seen = _swarm_nodes(nodes[0])
+    assert {h: s[0] for h, s in seen.items()} == {n.name: "Ready" for n in nodes}, seen
+    assert sorted(s[1] for s in seen.values()) == ["Leader", "Reachable", "Reachable"], seen
+    born = _created(docker_host("inspect", "-f", "{{.Created}}", third.name))
+    demo = _created(nodes[0].check("docker network inspect -f '{{.Created}}' demo"))
+    assert demo < born, f"demo was made at {demo}, after {third.name} ({born}): the lab was not grown"
+    redis = _created(redis_node.check("docker inspect -f '{{.Created}}' %s", REDIS_CONTAINER))
+    assert redis < born, f"redis was made again at {redis}, after {third.name} ({born})"
+    ids = {n.name: n.check("docker network inspect -f '{{.Id}}' demo").strip() for n in nodes}
+    assert len(set(ids.values())) == 1, ids
+
+
+@pytest.mark.disruptive
 def test_one_manager_of_three_down_keeps_the_swarm_and_the_app(nodes, inventory, app_node, redis_node, base_url):
     managers = inventory.group("swarm_managers")
     assert len(nodes) == MANAGERS and managers == [n.name for n in nodes], (
