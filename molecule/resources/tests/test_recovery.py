@@ -159,6 +159,7 @@ def test_site_yml_repairs_what_the_unit_did_not(app_node, redis_node, base_url, 
     app_node.power_off()
     app_node.power_on()
     app_node.wait_booted()
+
     def failed():  # dockerd tried to start the app and could not join demo
         state = app_node.check("docker inspect -f '{{.State.Running}} {{.State.Error}}' app").strip()
         return state if state.startswith("false") and "network" in state else ""

@@ -36,7 +36,7 @@ def _swarm_nodes(node):
 def _created(text):
     """A Docker `Created` time (RFC 3339, nanoseconds, Z or an offset) as a datetime."""
     stamp = text.strip().replace("Z", "+00:00")
-    head, _, tail = stamp.partition(".")
+    head, _dot, tail = stamp.partition(".")
     offset = tail[tail.index("+"):] if "+" in tail else tail[tail.index("-"):] if "-" in tail else ""
     return datetime.datetime.fromisoformat(head + offset)
 
