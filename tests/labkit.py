@@ -253,7 +253,8 @@ def fresh_container_reaches(node, target):
     listed = node.run("docker ps -q --filter network=demo")
     alone = listed.rc == 0 and not listed.stdout.strip()
     name = f"r{uuid.uuid4().hex[:6]}"
-    res = node.run("docker run --rm --pull never --name %s --network demo %s ping -c 1 -W 2 %s",
+    # Three pings, one answer enough: a peer just learned may miss the first (an L2 miss resolved).
+    res = node.run("docker run --rm --pull never --name %s --network demo %s ping -c 3 -i 0.5 -W 2 %s",
                    name, node.tools_image(), target)
     if alone:
         node.check("overlay-recover --repair")

@@ -156,7 +156,9 @@ def test_two_of_five_down_keep_quorum_a_third_stops_site_yml_and_all_heal_unatte
     # demo from every node: the three that lost power and the two that kept it.
     for node in nodes:
         assert _demo_works(node, redis_node, attempts=15), (
-            f"demo does not carry traffic from {node.name} after {_names(down)} came back")
+            f"demo does not carry traffic from {node.name} after {_names(down)} came back:\n"
+            + node.run("docker run --rm --pull never --network demo %s ping -c 3 -W 2 redis", node.tools_image()).stderr
+            + node.run("journalctl -u docker -u overlay-recover -b --no-pager -o cat -n 40").stdout)
     # The app answers this machine and every node, and the counter kept every request.
     wait_healthy(app_node, base_url, attempts=45)
     answers(None)
