@@ -29,11 +29,15 @@ def test_labs_and_lab_sh_timing_and_stage_recap():
     assert scale.reached("PLAY RECAP") == {}
 
 
-def test_docker_stats_free_and_proc():
-    stats = "docker-node1 412.3MiB / 23.48GiB\ndocker-node2 1.5GiB / 23.48GiB\ndocker-node3 980kB / 23.48GiB\n"
-    assert scale.docker_mem(stats) == {"docker-node1": 412.3, "docker-node2": 1536.0, "docker-node3": 0.9}
-    with pytest.raises(ValueError):
-        scale.mem_mib("-- ")
+def test_pss_free_and_proc():
+    rollup = ("55d0a0000000-7ffd3b7fe000 ---p 00000000 00:00 0                          [rollup]\n"
+              "Rss:               10240 kB\nPss:                4321 kB\nPss_Anon:           2000 kB\n")
+    assert scale.pss_kib(rollup) == 4321 and scale.pss_kib("Rss: 1 kB\n") == 0
+    assert scale.parent_pid("4242 (containerd-shim (x)) S 4100 4242 4100 0 -1") == 4100
+    # 10 and 20: two nodes' inits under the host's dockerd (5); 30 a process in node 10, 31 a container
+    # it runs (its shim 30's child), 40 in node 20; 50 the host's own.
+    parents = {1: 0, 5: 1, 10: 5, 20: 5, 30: 10, 31: 30, 40: 20, 50: 1}
+    assert scale.owners(parents, {10: "n1", 20: "n2"}) == {10: "n1", 30: "n1", 31: "n1", 20: "n2", 40: "n2"}
     free = ("               total        used        free      shared  buff/cache   available\n"
             "Mem:           24036        3120       15000          12        6000       20916\n"
             "Swap:              0           0           0\n")
