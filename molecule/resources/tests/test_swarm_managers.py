@@ -34,10 +34,10 @@ def _swarm_nodes(node):
 
 
 def _created(text):
-    """A Docker `Created` time (RFC 3339, nanoseconds, Z or an offset) as a datetime."""
-    stamp = text.strip().replace("Z", "+00:00")
+    """The time of Docker's `{{json .Created}}` (RFC 3339 with nanoseconds, quoted) as a datetime."""
+    stamp = json.loads(text).replace("Z", "+00:00")
     head, _dot, tail = stamp.partition(".")
-    offset = tail[tail.index("+"):] if "+" in tail else tail[tail.index("-"):] if "-" in tail else ""
+    offset = next((tail[i:] for i, c in enumerate(tail) if c in "+-"), "")
     return datetime.datetime.fromisoformat(head + offset)
 
 
@@ -49,10 +49,10 @@ def test_grown_from_two_nodes_the_third_joined_as_a_manager_and_nothing_was_made
     seen = _swarm_nodes(nodes[0])
     assert {h: s[0] for h, s in seen.items()} == {n.name: "Ready" for n in nodes}, seen
     assert sorted(s[1] for s in seen.values()) == ["Leader", "Reachable", "Reachable"], seen
-    born = _created(docker_host("inspect", "-f", "{{.Created}}", third.name))
-    demo = _created(nodes[0].check("docker network inspect -f '{{.Created}}' demo"))
+    born = _created(docker_host("inspect", "-f", "{{json .Created}}", third.name))
+    demo = _created(nodes[0].check("docker network inspect -f '{{json .Created}}' demo"))
     assert demo < born, f"demo was made at {demo}, after {third.name} ({born}): the lab was not grown"
-    redis = _created(redis_node.check("docker inspect -f '{{.Created}}' %s", REDIS_CONTAINER))
+    redis = _created(redis_node.check("docker inspect -f '{{json .Created}}' %s", REDIS_CONTAINER))
     assert redis < born, f"redis was made again at {redis}, after {third.name} ({born})"
     ids = {n.name: n.check("docker network inspect -f '{{.Id}}' demo").strip() for n in nodes}
     assert len(set(ids.values())) == 1, ids
