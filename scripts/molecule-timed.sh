@@ -27,4 +27,4 @@ done
 echo
 echo "Scenario times:"
 printf '%s\n' "${times[@]}"
-exit $status
+exit "$status"
