@@ -124,6 +124,7 @@ lint-collection:
 unit: venv
 	@scripts/host-package.sh dot graphviz
 	pytest -q tests/unit
+	python scripts/plan_mutations.py
 
 # Root and iproute2: real namespaces, veths and bridges (and a container when an engine answers).
 integration: venv host

@@ -1,16 +1,14 @@
 """Mutation check of the recovery engine: remove each of its rules in turn and show that
-tests/unit/plugins/module_utils/test_overlay_recover.py fails. The file is put back after.
+tests/unit/plugins/module_utils/test_overlay_recover.py fails (scripts/mutate.py: on a
+temporary copy, never the source).
 
 usage: .venv/bin/python scripts/recover_mutations.py   (seconds; one line per rule, exit 1 if one survived)
 """
 
-import pathlib
-import subprocess
-import sys
+import mutate
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-ENGINE = ROOT / "plugins" / "module_utils" / "overlay_recover.py"
-TESTS = ROOT / "tests" / "unit" / "plugins" / "module_utils" / "test_overlay_recover.py"
+ENGINE = "plugins/module_utils/overlay_recover.py"
+TESTS = "tests/unit/plugins/module_utils/test_overlay_recover.py"
 
 # (rule, text in the engine, what replaces it)
 MUTATIONS = [
@@ -121,23 +119,7 @@ MUTATIONS = [
 
 
 def main():
-    orig = ENGINE.read_text()
-    survived = 0
-    try:
-        for name, old, new in MUTATIONS:
-            if old not in orig:
-                print(f"{name:48} not applied: the engine's text changed")
-                survived += 1
-                continue
-            ENGINE.write_text(orig.replace(old, new, 1))
-            res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", str(TESTS)], cwd=ROOT,
-                                 capture_output=True, text=True, check=False)
-            last = res.stdout.strip().splitlines()[-1]
-            survived += res.returncode == 0
-            print(f"{name:48} {'caught' if res.returncode else 'SURVIVED'}: {last}")
-    finally:
-        ENGINE.write_text(orig)
-    return 1 if survived else 0
+    return mutate.run(ENGINE, TESTS, MUTATIONS)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
 
 import hashlib
 
+from ansible_collections.lab.multihost.plugins.module_utils.plan.host import file_reasons
+
 DOCUMENTATION = r'''
 name: file_differs
 short_description: Whether a file as lab.multihost.node_state read it differs from the wanted one
@@ -53,13 +55,9 @@ _value:
 
 
 def file_differs(facts, content=None, mode=None, owner=None, group=None):
-    if not facts or not facts.get('exists'):
-        return True
-    if content is not None and facts.get('checksum') != hashlib.sha1(str(content).encode('utf-8')).hexdigest():
-        return True
-    if mode is not None and facts.get('mode') != f'{mode if isinstance(mode, int) else int(str(mode), 8):04o}':
-        return True
-    return any(want is not None and facts.get(key) != str(want) for key, want in (('owner', owner), ('group', group)))
+    # The comparison is host_plan's (plan.host.file_reasons), for the stages that still gate in Jinja.
+    checksum = None if content is None else hashlib.sha1(str(content).encode('utf-8')).hexdigest()
+    return bool(file_reasons(facts, {'checksum': checksum, 'mode': mode, 'owner': owner, 'group': group}))
 
 
 class FilterModule:

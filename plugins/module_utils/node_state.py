@@ -134,18 +134,28 @@ def engine_api(path, socket_path=DOCKER_SOCKET, timeout=10):
         conn.close()
 
 
+def module_run(module):
+    """The reader's ``run`` over an AnsibleModule's run_command, in the C locale. A tool that is
+    not installed yet (a fresh node) reads as a failed command."""
+    def run(argv):
+        try:
+            return module.run_command(argv, environ_update={'LC_ALL': 'C'}, handle_exceptions=False)
+        except OSError as exc:
+            return 127, '', str(exc)
+    return run
+
+
+# The modules' option for an nftables table compared with its ruleset file (NodeReader.nft_table_matches).
+NFT_OPTION = dict(type='dict', options=dict(table=dict(type='str', required=True),
+                                            ruleset=dict(type='path', required=True)))
+
+
 class NodeReader:
     """Reads the parts of a node's state a stage asks for; every part is optional."""
 
     def __init__(self, run, api=engine_api):
         self.run = run
         self.api = api
-
-    def _json(self, argv):
-        rc, out, _err = self.run(argv)
-        if rc != 0 or not out.strip():
-            return None
-        return json.loads(out)
 
     def units(self, names):
         if not names:
@@ -174,10 +184,6 @@ class NodeReader:
                 'images': sorted({tag for image in self.api('/images/json') or [] for tag in image.get('RepoTags') or []
                                   if tag != '<none>:<none>'})}
 
-    def netns(self):
-        names = self._json(['ip', '-j', 'netns', 'list']) or []
-        return sorted(n['name'] for n in names)
-
     def nft_table_matches(self, table, ruleset):
         """Whether the kernel holds `table` as loading `ruleset` makes it (loaded in a scratch network
         namespace, both printed without counter values); False when either cannot be read."""
@@ -197,15 +203,13 @@ class NodeReader:
                                   + tls + ['endpoint', 'health'])
         return rc == 0
 
-    def read(self, files=(), units=(), packages=(), docker=False, netns=False, nft=None, contents=(),
+    def read(self, files=(), units=(), packages=(), docker=False, nft=None, contents=(),
              etcd_health=None):
         state = {'files': {p: file_facts(p) for p in files},
                  'units': self.units(list(units)),
                  'packages': self.packages(list(packages))}
         if docker:
             state['docker'] = self.docker()
-        if netns:
-            state['netns'] = self.netns()
         if nft:
             state['nft'] = {nft['table']: self.nft_table_matches(nft['table'], nft['ruleset'])}
         if contents:

@@ -15,7 +15,7 @@ description:
   - Files (existence, type, mode, owner, group, SHA-1 of a regular file), systemd units
     (loaded, enabled, active), Debian packages (installed version), the Docker Engine
     (version, swarm state, networks, containers with their labels, image references),
-    network namespaces, whether an nftables table in the kernel is the one a ruleset
+    whether an nftables table in the kernel is the one a ruleset
     file loads, whether an etcd member answers healthy, the contents of small files, what the recovery engine
     (M(lab.multihost.overlay_recover)) would repair, and what
     M(lab.multihost.netns_topology) would change for each of a list of topologies, and the
@@ -40,10 +40,6 @@ options:
     default: []
   docker:
     description: Read the Docker Engine through its API on C(/var/run/docker.sock) (C(null) when it does not answer).
-    type: bool
-    default: false
-  netns:
-    description: List the named network namespaces (C(ip -j netns list)).
     type: bool
     default: false
   contents:
@@ -89,23 +85,10 @@ options:
         experiment the user declared, never drift.
     type: bool
     default: false
-  nft:
-    description:
-      - Compare the table the kernel holds with the one the ruleset file loads (loaded in a
-        scratch network namespace; both printed by C(nft -s), without counter values).
-    type: dict
-    suboptions:
-      table:
-        description: Family and name, e.g. C(inet lab_fence).
-        type: str
-        required: true
-      ruleset:
-        description: The ruleset file.
-        type: path
-        required: true
 requirements:
   - python3; systemctl, dpkg-query, ip, nft and unshare for the parts asked for, and the Docker socket
 extends_documentation_fragment:
+  - lab.multihost.nft_table
   - lab.multihost.attributes.info_module
   - lab.multihost.attributes
 author:
@@ -151,10 +134,6 @@ state:
           restart_policy), C(images) (references); null when no engine answers.
       type: dict
       returned: when docker is true
-    netns:
-      description: Names of the network namespaces.
-      type: list
-      returned: when netns is true
     nft:
       description: Table -> whether the kernel holds it as the ruleset loads it.
       type: dict
@@ -185,7 +164,7 @@ state:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lab.multihost.plugins.module_utils.node_state import NodeReader
+from ansible_collections.lab.multihost.plugins.module_utils.node_state import NFT_OPTION, NodeReader, module_run
 
 
 def netns_plan(topology):
@@ -208,7 +187,6 @@ def main():
             units=dict(type='list', elements='str', default=[]),
             packages=dict(type='list', elements='str', default=[]),
             docker=dict(type='bool', default=False),
-            netns=dict(type='bool', default=False),
             contents=dict(type='list', elements='path', default=[]),
             recovery=dict(type='bool', default=False),
             netns_topologies=dict(type='list', elements='dict', default=[]),
@@ -216,23 +194,14 @@ def main():
             etcd_health=dict(type='dict', options=dict(endpoint=dict(type='str', required=True),
                                                        cacert=dict(type='path'), cert=dict(type='path'),
                                                        key=dict(type='path'))),
-            nft=dict(type='dict', options=dict(table=dict(type='str', required=True),
-                                               ruleset=dict(type='path', required=True))),
+            nft=NFT_OPTION,
         ),
         supports_check_mode=True,
     )
     p = module.params
-
-    def run(argv):
-        # A tool that is not installed yet (a fresh node) reads as a failed command.
-        try:
-            return module.run_command(argv, environ_update={'LC_ALL': 'C'}, handle_exceptions=False)
-        except OSError as exc:
-            return 127, '', str(exc)
-
-    reader = NodeReader(run)
+    reader = NodeReader(module_run(module))
     state = reader.read(files=p['files'], units=p['units'], packages=p['packages'], docker=p['docker'],
-                        netns=p['netns'], nft=p['nft'], contents=p['contents'], etcd_health=p['etcd_health'])
+                        nft=p['nft'], contents=p['contents'], etcd_health=p['etcd_health'])
     if p['recovery']:
         from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover import (
             NodeRunner,

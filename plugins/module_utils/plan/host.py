@@ -1,0 +1,71 @@
+# Copyright: (c) 2026, Lab multihost maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A host-level stage's decision: what a node holds (node_state.NodeReader's read) against
+what the stage wants, as one entry per thing to change with its reasons.
+
+The comparison lives here and nowhere else; tasks act on the keys it returns:
+``file:PATH``, ``unit:NAME``, ``package:NAME`` and ``nft:TABLE``. Pure: no I/O.
+"""
+
+
+def normal_mode(mode):
+    """'644', '0644', 0o644 or 420 -> '0644'."""
+    return f'{mode if isinstance(mode, int) else int(str(mode), 8):04o}'
+
+
+def file_reasons(have, want):
+    """Why the file as read is not the wanted one: [] when it is."""
+    if not have or not have.get('exists'):
+        return ['missing']
+    kind = want.get('type') or ('file' if want.get('checksum') is not None else None)
+    if kind and have.get('type') != kind:
+        return [f'not a {kind}']
+    reasons = []
+    if want.get('checksum') is not None and have.get('checksum') != want['checksum']:
+        reasons.append('content')
+    if want.get('mode') is not None and have.get('mode') != normal_mode(want['mode']):
+        reasons.append('mode')
+    for key in ('owner', 'group'):
+        if want.get(key) is not None and have.get(key) != str(want[key]):
+            reasons.append(key)
+    return reasons
+
+
+def unit_reasons(have, want):
+    """Why the unit is not in the wanted state: not loaded, disabled, stopped."""
+    have = have or {}
+    reasons = []
+    if not have.get('loaded'):
+        reasons.append('not loaded')
+    if want.get('enabled') and not have.get('enabled'):
+        reasons.append('disabled')
+    if want.get('active') and not have.get('active'):
+        reasons.append('stopped')
+    return reasons
+
+
+def host_changes(state, want):
+    """{key: [reason, ...]} for each thing the node lacks, in the order a stage applies them:
+    packages, files, units, then the rules the kernel holds. Empty on a converged node."""
+    changes = {}
+    for name in want.get('packages') or []:
+        if not (state.get('packages') or {}).get(name):
+            changes[f'package:{name}'] = ['not installed']
+    for path, spec in (want.get('files') or {}).items():
+        reasons = file_reasons((state.get('files') or {}).get(path), spec)
+        if reasons:
+            changes[f'file:{path}'] = reasons
+    for name, spec in (want.get('units') or {}).items():
+        reasons = unit_reasons((state.get('units') or {}).get(name), spec)
+        if reasons:
+            changes[f'unit:{name}'] = reasons
+    nft = want.get('nft')
+    if nft and not (state.get('nft') or {}).get(nft['table']):
+        changes[f"nft:{nft['table']}"] = ['not loaded in the kernel as the ruleset has it']
+    return changes
+
+
+def diff_text(changes):
+    """The decision as check mode and --diff print it: one line per change."""
+    return ''.join(f"{key}: {', '.join(reasons)}\n" for key, reasons in changes.items())

@@ -1,0 +1,79 @@
+"""Unit tests of the host-level stage decision (plan.host, the host_plan module's comparison)
+on what host_plan read on docker-node2 of the converged lab (fixtures/plan/fence.json: the
+firewall stage's want and the node's state). Each by-hand change of test_drift that touches
+the stage is applied to the captured state, and the decision must name its repair."""
+
+import copy
+import json
+import pathlib
+
+import pytest
+from ansible_collections.lab.multihost.plugins.module_utils.plan.host import (
+    diff_text,
+    file_reasons,
+    host_changes,
+    normal_mode,
+)
+
+CAPTURED = json.loads((pathlib.Path(__file__).parent / 'fixtures' / 'plan' / 'fence.json').read_text())
+RULESET = '/etc/lab-fence.nft'
+UNIT_FILE = '/etc/systemd/system/lab-fence.service'
+
+
+def _changed(edit):
+    state = copy.deepcopy(CAPTURED['state'])
+    edit(state)
+    return host_changes(state, CAPTURED['want'])
+
+
+def test_the_converged_node_plans_nothing():
+    assert host_changes(CAPTURED['state'], CAPTURED['want']) == {}
+
+
+@pytest.mark.parametrize('edit, key, reasons', [
+    # test_drift: the fence stopped, the fence flushed
+    (lambda s: s['units']['lab-fence'].update(active=False), 'unit:lab-fence', ['stopped']),
+    (lambda s: s['nft'].update({'inet lab_fence': False}), 'nft:inet lab_fence',
+     ['not loaded in the kernel as the ruleset has it']),
+    # and every other rule the stage relies on
+    (lambda s: s['units']['lab-fence'].update(enabled=False), 'unit:lab-fence', ['disabled']),
+    (lambda s: s['units'].update({'lab-fence': {'loaded': False, 'enabled': False, 'active': False}}),
+     'unit:lab-fence', ['not loaded', 'disabled', 'stopped']),
+    (lambda s: s['packages'].update(nftables=None), 'package:nftables', ['not installed']),
+    (lambda s: s['files'][RULESET].update(checksum='0' * 40), f'file:{RULESET}', ['content']),
+    (lambda s: s['files'][RULESET].update(mode='0644'), f'file:{RULESET}', ['mode']),
+    (lambda s: s['files'][UNIT_FILE].update(owner='nobody', group='nogroup'), None, None),
+    (lambda s: s['files'].update({RULESET: {'exists': False}}), f'file:{RULESET}', ['missing']),
+    (lambda s: s['files'][RULESET].update(type='directory'), f'file:{RULESET}', ['not a file']),
+])
+def test_each_by_hand_change_names_its_repair_and_nothing_else(edit, key, reasons):
+    changes = _changed(edit)
+    assert changes == ({} if key is None else {key: reasons})
+
+
+def test_owner_and_group_count_when_the_stage_names_them():
+    have = CAPTURED['state']['files'][UNIT_FILE]
+    assert file_reasons(dict(have, owner='nobody', group='nogroup'), {'owner': 'root', 'group': 'root'}) == [
+        'owner', 'group']
+
+
+def test_a_directory_is_wanted_by_type_and_mode():
+    have = {'exists': True, 'type': 'directory', 'mode': '0755', 'owner': 'root', 'group': 'root'}
+    assert file_reasons(have, {'type': 'directory', 'mode': '0755'}) == []
+    assert file_reasons(have, {'mode': '0700'}) == ['mode']
+    assert file_reasons(dict(have, type='file'), {'type': 'directory'}) == ['not a directory']
+
+
+def test_a_fresh_node_needs_everything_in_order():
+    fresh = {'files': {path: {'exists': False} for path in CAPTURED['want']['files']},
+             'units': {'lab-fence': {'loaded': False, 'enabled': False, 'active': False}},
+             'packages': {'nftables': None}, 'nft': {'inet lab_fence': False}}
+    changes = host_changes(fresh, CAPTURED['want'])
+    assert list(changes) == ['package:nftables', f'file:{RULESET}', f'file:{UNIT_FILE}', 'unit:lab-fence',
+                             'nft:inet lab_fence']
+    assert diff_text(changes).splitlines()[0] == 'package:nftables: not installed'
+
+
+@pytest.mark.parametrize('mode', ['644', '0644', 0o644, 420])
+def test_modes_in_every_spelling(mode):
+    assert normal_mode(mode) == '0644'
