@@ -459,6 +459,22 @@ def check_then_apply(playbook, *args, lab=None, inventory=None, outputs=None):
             changes_of(playbook, *args, lab=lab, inventory=inventory, outputs=outputs))
 
 
+# Where a run of the lab's playbooks writes on a node: check mode must leave all of it as it was.
+WRITTEN_TREES = ("/etc", "/opt/lab", "/usr/local", "/var/lib/apt/lists")
+
+
+def written_trees(node):
+    """Every path under WRITTEN_TREES on ``node`` with its type and modification time, one per line."""
+    paths = " ".join(["%s"] * len(WRITTEN_TREES))
+    return node.check(f"find {paths} -xdev -printf %s 2>/dev/null | sort", *WRITTEN_TREES, "%y %T@ %p\n")
+
+
+def assert_nothing_written(before, after, what):
+    """The listings of written_trees taken around a run are equal; else the paths that differ."""
+    changed = sorted(set(before.splitlines()) ^ set(after.splitlines()))
+    assert not changed, f"{what} wrote on the node: {changed[:20]}"
+
+
 def assert_predicted(predicted, applied, what):
     """Check mode marked changed exactly the tasks the real run changed, and that was something."""
     assert applied, f"{what}: the real run changed nothing, the case tests nothing"

@@ -1,10 +1,10 @@
 """The scenario's final proof, after every other test: site.yml puts back whatever the
 disruptive tests left, the app answers from every node, then check mode on the converged lab
-predicts no change and a real run makes none. With molecule's idempotence step, the one
+predicts no change and writes nothing on any node, and a real run makes none. With molecule's idempotence step, the one
 changed=0 proof of the scenario."""
 
 import pytest
-from labkit import assert_converged, changes_of, run_playbook, wait_healthy
+from labkit import assert_converged, assert_nothing_written, changes_of, run_playbook, wait_healthy, written_trees
 
 
 @pytest.mark.last
@@ -13,8 +13,11 @@ def test_after_every_test_site_yml_converges_and_then_changes_nothing(nodes, bas
     stats = assert_converged(rc, out, what="site.yml after the scenario's tests")
     for node in nodes:
         wait_healthy(node, base_url)
+    before = {node.name: written_trees(node) for node in nodes}
     predicted = changes_of("site.yml", "--check", "--diff")
     assert not predicted, f"check mode on the converged lab predicts changes: {predicted}"
+    for node in nodes:
+        assert_nothing_written(before[node.name], written_trees(node), f"site.yml --check on {node.name}")
     # A first run that changed nothing is the real run that makes none; one that put
     # something back needs one more.
     if any(s["changed"] for s in stats.values()):
