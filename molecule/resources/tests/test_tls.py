@@ -22,6 +22,7 @@ from labkit import (
     assert_predicted,
     check_then_apply,
     count,
+    recap,
     retry,
     run_playbook,
     wait_healthy,
@@ -276,6 +277,20 @@ def test_a_lost_file_or_key_comes_back_and_nothing_else_changes(node1, node2):
         issued = [a.split()[1] for a, b in zip(certs[n.name], now) if a != b]
         assert issued == ([f"{PKI}/etcdctl.crt"] if n is node1 else []), f"{n.name}: issued again: {issued}"
     node1.check("lab-etcdctl endpoint health")  # the new certificate and key belong together
+
+
+@pytest.mark.scenarios("default")
+def test_a_controller_with_another_ca_is_refused_before_anything_changes(nodes, tmp_path):
+    """site.yml from a checkout without this lab's CA (its pki_dir empty, as a fresh clone's is) stops in
+    the preflight on every node, naming the CA, changing nothing and making no CA: going on would install
+    certificates no member trusts."""
+    rc, out = run_playbook("site.yml", "-e", f"pki_dir={tmp_path}")
+    stats = recap(out)
+    assert rc != 0 and stats and all(s["changed"] == 0 for s in stats.values()), (rc, stats, out[-3000:])
+    for n in nodes:
+        assert f"{n.name} trusts another lab CA than this controller's ({tmp_path}/ca.crt does not exist)" in out, (
+            out[-3000:])
+    assert not list(tmp_path.iterdir()), "the refused run made a CA"
 
 
 def _days_left(nodes):
