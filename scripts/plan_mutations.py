@@ -1,17 +1,19 @@
-"""Mutation check of the stage decisions: remove each rule of plan/host.py in turn and show
-that tests/unit/plugins/module_utils/test_plan_host.py fails (scripts/mutate.py: on a
-temporary copy, never the source). Run by `make unit`.
+"""Mutation check of the stage decisions: remove each rule of plan/host.py and plan/docker.py
+in turn and show that their unit tests fail (scripts/mutate.py: on a temporary copy, never
+the source). Run by `make unit`.
 
 usage: .venv/bin/python scripts/plan_mutations.py   (seconds; one line per rule, exit 1 if one survived)
 """
 
 import mutate
 
-ENGINE = "plugins/module_utils/plan/host.py"
-TESTS = "tests/unit/plugins/module_utils/test_plan_host.py"
+HOST = "plugins/module_utils/plan/host.py"
+HOST_TESTS = "tests/unit/plugins/module_utils/test_plan_host.py"
+DOCKER = "plugins/module_utils/plan/docker.py"
+DOCKER_TESTS = "tests/unit/plugins/module_utils/test_plan_docker.py"
 
 # (rule, text in the planner, what replaces it)
-MUTATIONS = [
+HOST_MUTATIONS = [
     ("file exists",
      "    if not have or not have.get('exists'):\n        return ['missing']\n",
      "    if not have:\n        return ['missing']\n"),
@@ -20,6 +22,9 @@ MUTATIONS = [
      "    if False:"),
     ("file content",
      "    if want.get('checksum') is not None and have.get('checksum') != want['checksum']:",
+     "    if False:"),
+    ("link target",
+     "    if want.get('target') is not None and have.get('target') != want['target']:",
      "    if False:"),
     ("file mode",
      "    if want.get('mode') is not None and have.get('mode') != normal_mode(want['mode']):",
@@ -45,8 +50,39 @@ MUTATIONS = [
 ]
 
 
+DOCKER_MUTATIONS = [
+    ("network exists",
+     "    if have is None:\n        return ['missing']\n    reasons = []\n    if have.get('driver')",
+     "    if have is None:\n        return []\n    reasons = []\n    if have.get('driver')"),
+    ("network driver",
+     "    if have.get('driver') != want.get('driver', 'bridge'):",
+     "    if False:"),
+    ("network subnet",
+     "    if want.get('subnet') and want['subnet'] not in (have.get('subnets') or []):",
+     "    if False:"),
+    ("image present",
+     "        if engine is None or ref not in images:",
+     "        if engine is None:"),
+    ("container exists",
+     "    if have is None:\n        return ['missing']\n    if not have.get('running')",
+     "    if have is None:\n        return []\n    if not have.get('running')"),
+    ("container running",
+     "    if not have.get('running'):\n        return ['stopped']",
+     "    if False:\n        return ['stopped']"),
+    ("container attached to its network",
+     "    if want.get('network') and want['network'] not in (have.get('networks') or []):",
+     "    if False:"),
+    ("container spec",
+     "    if want.get('spec') is not None and (have.get('labels') or {}).get(SPEC_LABEL) != want['spec']:",
+     "    if False:"),
+    ("no engine: everything to do",
+     "        reasons = [NO_ENGINE] if engine is None else network_reasons(",
+     "        reasons = [] if engine is None else network_reasons("),
+]
+
+
 def main():
-    return mutate.run(ENGINE, TESTS, MUTATIONS)
+    return mutate.run(HOST, HOST_TESTS, HOST_MUTATIONS) | mutate.run(DOCKER, DOCKER_TESTS, DOCKER_MUTATIONS)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 # Copyright: (c) 2026, Lab multihost maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What a node holds now, read in one module run: the stages compare it with what
-they want and send only the tasks that change something (lab.multihost.node_state).
+"""What a node holds now, read in one module run (lab.multihost.node_state); plan/ compares
+it with what the stage wants, so only the tasks that change something reach the node.
 
 Pure parsers of each tool's output, and one reader that runs the tools through a
 ``run(argv) -> (rc, stdout, stderr)`` callable (the module's run_command, or a fake
@@ -25,7 +25,8 @@ DOCKER_SOCKET = '/var/run/docker.sock'
 
 
 def file_facts(path):
-    """{exists, type, mode ('0644'), mtime, owner, group, checksum (sha1 of a regular file)} of one path."""
+    """{exists, type, mode ('0644'), mtime, owner, group, checksum (sha1 of a regular file),
+    target (of a symbolic link)} of one path."""
     try:
         st = os.lstat(path)
     except OSError:
@@ -41,6 +42,9 @@ def file_facts(path):
         facts['checksum'] = digest.hexdigest()
     elif stat.S_ISDIR(st.st_mode):
         facts['type'] = 'directory'
+    elif stat.S_ISLNK(st.st_mode):
+        facts['type'] = 'link'
+        facts['target'] = os.readlink(path)
     else:
         facts['type'] = 'other'
     return facts
@@ -143,11 +147,6 @@ def module_run(module):
         except OSError as exc:
             return 127, '', str(exc)
     return run
-
-
-# The modules' option for an nftables table compared with its ruleset file (NodeReader.nft_table_matches).
-NFT_OPTION = dict(type='dict', options=dict(table=dict(type='str', required=True),
-                                            ruleset=dict(type='path', required=True)))
 
 
 class NodeReader:

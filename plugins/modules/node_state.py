@@ -7,22 +7,78 @@
 DOCUMENTATION = r'''
 ---
 module: node_state
-short_description: Read what a node holds now in one round trip
+short_description: A stage's one read of a node, and its decision on what to change
 description:
   - Reads, in one module run, the parts of a node's state a stage of the lab compares with
-    what it wants, so that only the tasks that change something reach the node. Nothing is
-    cached between runs; every run reads the node as it is.
-  - Files (existence, type, mode, owner, group, SHA-1 of a regular file), systemd units
-    (loaded, enabled, active), Debian packages (installed version), the Docker Engine
-    (version, swarm state, networks, containers with their labels, image references),
-    whether an nftables table in the kernel is the one a ruleset
-    file loads, whether an etcd member answers healthy, the contents of small files, what the recovery engine
-    (M(lab.multihost.overlay_recover)) would repair, and what
-    M(lab.multihost.netns_topology) would change for each of a list of topologies, and the
-    impairments M(lab.multihost.impair) declared on the node, read back from the kernel and
-    the listener.
-  - Read-only.
+    what it wants, and decides there what to change, so that only the tasks that change
+    something reach the node. Nothing is cached between runs; every run reads the node as it is.
+  - The stage hands what it wants as C(want) (files by SHA-1, mode, owner and group;
+    directories and links; units enabled and active; packages; an nftables table; Docker
+    networks, images and containers). C(changes) returns every difference, keyed by what to
+    change (C(file:PATH), C(unit:NAME), C(package:NAME), C(nft:TABLE), C(network:NAME),
+    C(image:REFERENCE), C(container:NAME)), with its reasons. The stage's tasks act on those
+    keys only; none of them compares again. On a converged node C(changes) is empty.
+  - The other options read without deciding. Files (existence, type, mode, owner, group, SHA-1
+    of a regular file, a link's target), systemd units (loaded, enabled, active), Debian
+    packages (installed version), the Docker Engine (version, swarm state, networks,
+    containers with their labels, image references), whether an etcd member answers healthy,
+    the contents of small files, what the recovery engine (M(lab.multihost.overlay_recover))
+    would repair, what M(lab.multihost.netns_topology) would change for each of a list of
+    topologies, and the impairments M(lab.multihost.impair) declared on the node, read back
+    from the kernel and the listener.
+  - Read-only. File contents never travel to the node for a comparison; the stage sends their SHA-1.
 options:
+  want:
+    description: What the stage wants on the node; every part optional.
+    type: dict
+    suboptions:
+      files:
+        description:
+          - Path -> what the stage wants of it, every key optional. C(type) is C(file) (default
+            with a C(checksum)), C(directory) or C(link); C(checksum) the SHA-1 of the content;
+            C(target) of a link; C(mode) as C(0644); C(owner) and C(group) by name.
+          - M(lab.multihost.file_wants) turns rendered contents into this.
+        type: dict
+        default: {}
+      units:
+        description: Unit -> C(enabled) and C(active), each true when wanted.
+        type: dict
+        default: {}
+      packages:
+        description: Debian packages that must be installed.
+        type: list
+        elements: str
+        default: []
+      nft:
+        description:
+          - An nftables table the kernel must hold as its ruleset file loads it (loaded in a
+            scratch network namespace; both printed by C(nft -s), without counter values).
+        type: dict
+        suboptions:
+          table:
+            description: Family and name, e.g. C(inet lab_fence).
+            type: str
+            required: true
+          ruleset:
+            description: The ruleset file on the node.
+            type: path
+            required: true
+      networks:
+        description: Docker networks (C(name), C(driver), optional C(subnet)) the engine must hold.
+        type: list
+        elements: dict
+        default: []
+      images:
+        description: Image references the engine must hold.
+        type: list
+        elements: str
+        default: []
+      containers:
+        description:
+          - Container name -> C(spec), the value its C(lab.multihost.spec) label must have, and
+            C(network), which it must be attached to. It must run.
+        type: dict
+        default: {}
   files:
     description: Paths to read.
     type: list
@@ -88,7 +144,6 @@ options:
 requirements:
   - python3; systemctl, dpkg-query, ip, nft and unshare for the parts asked for, and the Docker socket
 extends_documentation_fragment:
-  - lab.multihost.nft_table
   - lab.multihost.attributes.info_module
   - lab.multihost.attributes
 author:
@@ -96,30 +151,50 @@ author:
 '''
 
 EXAMPLES = r'''
-- name: Read the fence's files, unit and rules
+- name: Read and decide the fence
   lab.multihost.node_state:
-    files: [/etc/lab-fence.nft, /etc/systemd/system/lab-fence.service]
-    units: [lab-fence]
-    packages: [nftables]
-    nft: {table: inet lab_fence, ruleset: /etc/lab-fence.nft}
-  register: fence_state
+    want:
+      files: "{{ {'/etc/lab-fence.nft': {'content': ruleset, 'mode': '0600'}} | lab.multihost.file_wants }}"
+      units: {lab-fence: {enabled: true, active: true}}
+      packages: [nftables]
+      nft: {table: inet lab_fence, ruleset: /etc/lab-fence.nft}
+  register: fence
 
-- name: Load the fence again when the kernel holds other rules
-  ansible.builtin.command: nft -f /etc/lab-fence.nft
-  when: not fence_state.state.nft['inet lab_fence']
-  changed_when: true
+- name: Write the ruleset where the decision says so
+  ansible.builtin.copy:
+    content: "{{ ruleset }}"
+    dest: /etc/lab-fence.nft
+    mode: "0600"
+  when: "'file:/etc/lab-fence.nft' in fence.changes"
+
+- name: Read the impairments in place
+  lab.multihost.node_state:
+    impairments: true
+  register: impair_read
 '''
 
 RETURN = r'''
+changes:
+  description:
+    - Key -> reasons, one entry per thing to change, in the order a stage applies them (packages,
+      files, units, the kernel's rules, networks, images, containers). Reasons are C(missing),
+      C(not a file), C(not a directory), C(not a link), C(content), C(target), C(mode), C(owner),
+      C(group), C(not loaded), C(disabled), C(stopped), C(not installed),
+      C(not loaded in the kernel as the ruleset has it), C(driver), C(subnet), C(detached),
+      C(spec) and C(no engine answers).
+    - Empty without C(want), and on a converged node.
+  returned: always
+  type: dict
+  sample: {"file:/etc/lab-fence.nft": ["content"], "unit:lab-fence": ["stopped"]}
 state:
-  description: What was asked for.
+  description: What was asked for, C(want) included.
   returned: always
   type: dict
   contains:
     files:
       description:
-        - Path -> C(exists), and for an existing path C(type) (file, directory, other), C(mode) (C(0644)),
-          C(mtime), C(owner), C(group), and C(checksum) (SHA-1) of a regular file.
+        - Path -> C(exists), and for an existing path C(type) (file, directory, link, other), C(mode) (C(0644)),
+          C(mtime), C(owner), C(group), C(checksum) (SHA-1) of a regular file, C(target) of a link.
       type: dict
     units:
       description: Unit -> C(loaded), C(enabled), C(active).
@@ -137,7 +212,7 @@ state:
     nft:
       description: Table -> whether the kernel holds it as the ruleset loads it.
       type: dict
-      returned: when nft is set
+      returned: when want has nft
     contents:
       description: Path -> its contents, base64-encoded, or null when it cannot be read.
       type: dict
@@ -164,7 +239,20 @@ state:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lab.multihost.plugins.module_utils.node_state import NFT_OPTION, NodeReader, module_run
+from ansible_collections.lab.multihost.plugins.module_utils.node_state import NodeReader, module_run
+from ansible_collections.lab.multihost.plugins.module_utils.plan.docker import engine_changes
+from ansible_collections.lab.multihost.plugins.module_utils.plan.host import diff_text, host_changes
+
+WANT_OPTION = dict(type='dict', options=dict(
+    files=dict(type='dict', default={}),
+    units=dict(type='dict', default={}),
+    packages=dict(type='list', elements='str', default=[]),
+    nft=dict(type='dict', options=dict(table=dict(type='str', required=True),
+                                       ruleset=dict(type='path', required=True))),
+    networks=dict(type='list', elements='dict', default=[]),
+    images=dict(type='list', elements='str', default=[]),
+    containers=dict(type='dict', default={}),
+))
 
 
 def netns_plan(topology):
@@ -194,14 +282,20 @@ def main():
             etcd_health=dict(type='dict', options=dict(endpoint=dict(type='str', required=True),
                                                        cacert=dict(type='path'), cert=dict(type='path'),
                                                        key=dict(type='path'))),
-            nft=NFT_OPTION,
+            want=WANT_OPTION,
         ),
         supports_check_mode=True,
     )
     p = module.params
+    want = p['want'] or {}
+    engine_wanted = any(want.get(key) for key in ('networks', 'images', 'containers'))
     reader = NodeReader(module_run(module))
-    state = reader.read(files=p['files'], units=p['units'], packages=p['packages'], docker=p['docker'],
-                        nft=p['nft'], contents=p['contents'], etcd_health=p['etcd_health'])
+    state = reader.read(files=_union(p['files'], want.get('files')), units=_union(p['units'], want.get('units')),
+                        packages=_union(p['packages'], want.get('packages')), docker=p['docker'] or engine_wanted,
+                        nft=want.get('nft'), contents=p['contents'], etcd_health=p['etcd_health'])
+    changes = host_changes(state, want)
+    if engine_wanted:
+        changes.update(engine_changes(state.get('docker'), want))
     if p['recovery']:
         from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover import (
             NodeRunner,
@@ -220,7 +314,15 @@ def main():
     if p['impairments']:
         from ansible_collections.lab.multihost.plugins.module_utils.impair.engine import read_all
         state['impairments'] = read_all()
-    module.exit_json(changed=False, state=state)
+    result = dict(changed=False, changes=changes, state=state)
+    if module._diff and changes:
+        result['diff'] = {'prepared': diff_text(changes)}
+    module.exit_json(**result)
+
+
+def _union(read, wanted):
+    """The paths, units or packages read alone, then those the stage wants (their order kept)."""
+    return list(dict.fromkeys(list(read or []) + list(wanted or [])))
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, Lab multihost maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A host-level stage's decision: what a node holds (node_state.NodeReader's read) against
+"""A stage's host-level decision: what a node holds (node_state.NodeReader's read) against
 what the stage wants, as one entry per thing to change with its reasons.
 
 The comparison lives here and nowhere else; tasks act on the keys it returns:
@@ -22,6 +22,8 @@ def file_reasons(have, want):
     if kind and have.get('type') != kind:
         return [f'not a {kind}']
     reasons = []
+    if want.get('target') is not None and have.get('target') != want['target']:
+        reasons.append('target')
     if want.get('checksum') is not None and have.get('checksum') != want['checksum']:
         reasons.append('content')
     if want.get('mode') is not None and have.get('mode') != normal_mode(want['mode']):

@@ -65,6 +65,9 @@ def test_file_facts(tmp_path):
     assert facts['checksum'] == 'f572d396fae9206628714fb2ce00f72e94f2258f'  # sha1 of "hello\n"
     assert file_facts(str(tmp_path))['type'] == 'directory'
     assert file_facts(str(tmp_path / 'missing')) == {'exists': False}
+    os.symlink(str(path), str(tmp_path / 'link'))
+    link = file_facts(str(tmp_path / 'link'))
+    assert link['type'] == 'link' and link['target'] == str(path) and 'checksum' not in link
 
 
 class FakeRun:

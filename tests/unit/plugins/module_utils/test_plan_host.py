@@ -77,3 +77,12 @@ def test_a_fresh_node_needs_everything_in_order():
 @pytest.mark.parametrize('mode', ['644', '0644', 0o644, 420])
 def test_modes_in_every_spelling(mode):
     assert normal_mode(mode) == '0644'
+
+
+def test_a_link_is_wanted_by_type_and_target():
+    want = {'type': 'link', 'target': '/etc/systemd/system/netns-lab.service'}
+    have = {'exists': True, 'type': 'link', 'target': '/etc/systemd/system/netns-lab.service', 'mode': '0777'}
+    assert file_reasons(have, want) == []
+    assert file_reasons(dict(have, target='/lib/systemd/system/netns-lab.service'), want) == ['target']
+    assert file_reasons(dict(have, type='file'), want) == ['not a link']
+    assert file_reasons({'exists': False}, want) == ['missing']
