@@ -240,8 +240,8 @@ state:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lab.multihost.plugins.module_utils.node_state import NodeReader, module_run
-from ansible_collections.lab.multihost.plugins.module_utils.plan.docker import engine_changes
-from ansible_collections.lab.multihost.plugins.module_utils.plan.host import diff_text, host_changes
+from ansible_collections.lab.multihost.plugins.module_utils.plan import ENGINE_WANTS, decide
+from ansible_collections.lab.multihost.plugins.module_utils.plan.host import diff_text
 
 WANT_OPTION = dict(type='dict', options=dict(
     files=dict(type='dict', default={}),
@@ -288,14 +288,12 @@ def main():
     )
     p = module.params
     want = p['want'] or {}
-    engine_wanted = any(want.get(key) for key in ('networks', 'images', 'containers'))
+    engine_wanted = any(want.get(key) for key in ENGINE_WANTS)
     reader = NodeReader(module_run(module))
     state = reader.read(files=_union(p['files'], want.get('files')), units=_union(p['units'], want.get('units')),
                         packages=_union(p['packages'], want.get('packages')), docker=p['docker'] or engine_wanted,
                         nft=want.get('nft'), contents=p['contents'], etcd_health=p['etcd_health'])
-    changes = host_changes(state, want)
-    if engine_wanted:
-        changes.update(engine_changes(state.get('docker'), want))
+    changes = decide(state, want)
     if p['recovery']:
         from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover import (
             NodeRunner,
