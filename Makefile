@@ -42,7 +42,7 @@ LAB_ENV := LAB=$(LAB) LAB_INVENTORY=$(INVENTORY) LAB_SELECT='$(LAB_SELECT)'
 # The node images: Debian 12 (host), and Debian 13 for the swarm lab.
 LAB_IMAGES := host $(if $(filter swarm,$(BACKEND)),trixie)
 
-.PHONY: help venv host guard scenario-deps scenario-deps-host trixie lab-inventory lab lab-down report tour capture impair verify test test-all test-ha test-swarm test-scale lint lint-ansible lint-collection unit integration clean
+.PHONY: help venv host guard scenario-deps scenario-deps-host trixie lab-inventory lab lab-down report tour capture capture-plans impair verify test test-all test-ha test-swarm test-scale lint lint-ansible lint-collection unit integration clean
 help:
 	@echo "make lab        bring up the lab's node containers (LAB=lab: the tutorial's two; LAB=ha: three) and apply site.yml"
 	@echo "                NODES=2..9 [BACKEND=swarm]: a generated lab of that many nodes (a running one grows)"
@@ -50,6 +50,7 @@ help:
 	@echo "make report     draw the running lab into .cache/report/ (index.html, lab.svg, lab.mmd, lab.json); read-only"
 	@echo "make tour       walk the tutorial's chapters on the running lab, checking each claim; cleans up after itself"
 	@echo "make capture   VXLAN packets caught on a node (NODE=, default the first) while demo carries a ping, decoded: .cache/capture/"
+	@echo "make capture-plans  each stage's read and want on the converged lab (site.yml --check) as the planner's test fixtures"
 	@echo "make impair     NODE=docker-node2 DELAY=50ms [JITTER= LOSS=1% DUP= RATE=10mbit]: impair a node's lab link; CLEAR=1 clears"
 	@echo "make test       lint, unit and integration tests, the default scenario (the tutorial's lab and its faults)"
 	@echo "make test-all   make test, then the ha and swarm scenarios (what CI runs); each scenario's time at the end"
@@ -106,6 +107,11 @@ tour: venv lab-inventory $(LAB_IMAGES)
 # pcap into .cache/capture/<UTC time>.pcap, each packet decoded (scripts/vxlan.py).
 capture: venv lab-inventory $(LAB_IMAGES)
 	$(LAB_ENV) python3 scripts/capture.py $(if $(NODE),--node $(NODE))
+
+# Each stage's read and want on the running, converged lab (site.yml --check, nothing
+# changes) as the planner's unit-test fixtures (tests/unit/.../fixtures/plan/).
+capture-plans: venv lab-inventory
+	$(LAB_ENV) python3 scripts/capture_plans.py
 
 # The two slow linters (about 40 s each) run side by side; -O keeps their outputs apart.
 lint: venv

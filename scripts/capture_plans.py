@@ -34,7 +34,7 @@ def _scrub(want, state):
 
 def _stage(task, want):
     path = task["task"]["path"].split(":")[0]
-    role, _, rest = path.split("/roles/")[-1].partition("/tasks/")
+    role, rest = path.split("/roles/")[-1].split("/tasks/", 1)
     name = f"{role.lstrip('_')}.{pathlib.Path(rest).stem}"
     containers = want.get("containers") or {}
     return f"{name}.{next(iter(containers))}" if containers else name

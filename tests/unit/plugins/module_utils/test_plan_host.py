@@ -1,5 +1,5 @@
-"""Unit tests of the host-level stage decision (plan.host, the host_plan module's comparison)
-on what host_plan read on docker-node2 of the converged lab (fixtures/plan/fence.json: the
+"""Unit tests of the host-level stage decision (plan.host, node_state's comparison)
+on what node_state read on docker-node1 of the converged lab (fixtures/plan/firewall.main.json: the
 firewall stage's want and the node's state). Each by-hand change of test_drift that touches
 the stage is applied to the captured state, and the decision must name its repair."""
 
@@ -15,7 +15,7 @@ from ansible_collections.lab.multihost.plugins.module_utils.plan.host import (
     normal_mode,
 )
 
-CAPTURED = json.loads((pathlib.Path(__file__).parent / 'fixtures' / 'plan' / 'fence.json').read_text())
+CAPTURED = json.loads((pathlib.Path(__file__).parent / 'fixtures' / 'plan' / 'firewall.main.json').read_text())
 RULESET = '/etc/lab-fence.nft'
 UNIT_FILE = '/etc/systemd/system/lab-fence.service'
 
