@@ -13,7 +13,7 @@ description:
     content, as the node's copy is hashed), C(mode), C(owner), C(group). The contents stay on the
     controller; the decision runs on the node.
   - An entry without C(content) is compared by its other keys (a directory, C(type=directory);
-    a link, C(type=link) and C(target)).
+    a link, C(type=link) and C(target); a path that must not exist, C(state=absent)).
 positional: _input
 options:
   _input:
@@ -42,7 +42,7 @@ _value:
 def file_wants(files):
     out = {}
     for path, spec in files.items():
-        want = {key: spec[key] for key in ('type', 'target', 'mode', 'owner', 'group') if spec.get(key) is not None}
+        want = {key: spec[key] for key in ('state', 'type', 'target', 'mode', 'owner', 'group') if spec.get(key) is not None}
         if spec.get('content') is not None:
             want['checksum'] = hashlib.sha1(str(spec['content']).encode('utf-8')).hexdigest()
         out[path] = want

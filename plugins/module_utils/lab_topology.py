@@ -18,8 +18,8 @@ import re
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import HOST, WORKERS, NetnsError
-from ansible_collections.lab.multihost.plugins.module_utils.netns_docker import (
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import HOST, WORKERS, NetnsError
+from ansible_collections.lab.multihost.plugins.module_utils.netns.docker import (
     DOCKER_NETNS,
     describe_containers,
     docker_containers,
@@ -27,8 +27,8 @@ from ansible_collections.lab.multihost.plugins.module_utils.netns_docker import 
     match_peer,
     read_path_json,
 )
-from ansible_collections.lab.multihost.plugins.module_utils.netns_runner import Runner, parse_json, which
-from ansible_collections.lab.multihost.plugins.module_utils.netns_state import link_view
+from ansible_collections.lab.multihost.plugins.module_utils.netns.runner import Runner, parse_json, which
+from ansible_collections.lab.multihost.plugins.module_utils.netns.state import link_view
 
 OVERLAY_NS = re.compile(r'^\d+-([0-9a-z]+)$')  # overlay IDs: hex (cluster store), base 36 (swarm)
 MTU_OPTION = 'com.docker.network.driver.mtu'

@@ -106,8 +106,8 @@ containers:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError
-from ansible_collections.lab.multihost.plugins.module_utils.netns_docker import container_info
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import NetnsError
+from ansible_collections.lab.multihost.plugins.module_utils.netns.docker import container_info
 
 
 def main():

@@ -131,7 +131,7 @@ topology:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lab.multihost.plugins.module_utils.lab_topology import Gatherer
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import NetnsError
 
 
 def main():

@@ -92,7 +92,7 @@ operations:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import run_module
+from ansible_collections.lab.multihost.plugins.module_utils.netns.engine import run_module
 
 
 def main():

@@ -34,7 +34,8 @@ options:
     suboptions:
       files:
         description:
-          - Path -> what the stage wants of it, every key optional. C(type) is C(file) (default
+          - Path -> what the stage wants of it, every key optional. C(state=absent) for a path that
+            must not exist (reason C(present)). C(type) is C(file) (default
             with a C(checksum)), C(directory) or C(link); C(checksum) the SHA-1 of the content;
             C(target) of a link; C(mode) as C(0644); C(owner) and C(group) by name.
           - M(lab.multihost.file_wants) turns rendered contents into this.
@@ -257,8 +258,8 @@ WANT_OPTION = dict(type='dict', options=dict(
 
 def netns_plan(topology):
     # Imported only where asked for: most reads need neither engine.
-    from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError
-    from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import converge
+    from ansible_collections.lab.multihost.plugins.module_utils.netns.common import NetnsError
+    from ansible_collections.lab.multihost.plugins.module_utils.netns.engine import converge
 
     spec = {key: topology.get(key) or [] for key in ('namespaces', 'bridges', 'veths')}
     try:

@@ -21,7 +21,7 @@ import time
 import pytest
 from ansible_collections.lab.multihost.plugins.module_utils.impair import engine
 from ansible_collections.lab.multihost.plugins.module_utils.impair.node import ETC, LIB, RUN, Node
-from ansible_collections.lab.multihost.plugins.module_utils.netns_runner import Runner
+from ansible_collections.lab.multihost.plugins.module_utils.netns.runner import Runner
 from labkit import routed_namespaces, run_module, sh, udp_echo
 
 MODULE = 'lab.multihost.impair'

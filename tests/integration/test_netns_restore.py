@@ -10,23 +10,21 @@ import sys
 from labkit import netns_names, reach, retry, sh
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-ENGINE = ["netns_common", "netns_validate", "netns_state", "netns_plan", "netns_firewall", "netns_apply",
-          "netns_runner", "netns_engine"]
 
 
 def _install(tmp_path):
-    """The role's layout: only the engine's files, under ansible_collections/ on PYTHONPATH."""
+    """The role's layout: only the engine's package, under ansible_collections/ on PYTHONPATH."""
     lib = tmp_path / "lib"
     dest = lib / "ansible_collections" / "lab" / "multihost" / "plugins" / "module_utils"
     dest.mkdir(parents=True)
-    for name in ENGINE:
-        shutil.copy(ROOT / "plugins" / "module_utils" / f"{name}.py", dest)
+    shutil.copytree(ROOT / "plugins" / "module_utils" / "netns", dest / "netns",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     return lib
 
 
 def _restore(lib, record):
     return sh("env", "-i", f"PYTHONPATH={lib}", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", sys.executable, "-m",
-              "ansible_collections.lab.multihost.plugins.module_utils.netns_engine", "--restore", str(record),
+              "ansible_collections.lab.multihost.plugins.module_utils.netns.engine", "--restore", str(record),
               check=False)
 
 
@@ -85,5 +83,5 @@ def test_no_record_is_nothing_to_do_and_a_bad_one_fails_clearly(tmp_path):
     proc = _restore(lib, bad)
     assert proc.returncode == 1 and proc.stderr.startswith("netns-lab: "), proc.stderr
     usage = sh("env", f"PYTHONPATH={lib}", sys.executable, "-m",
-               "ansible_collections.lab.multihost.plugins.module_utils.netns_engine", check=False)
+               "ansible_collections.lab.multihost.plugins.module_utils.netns.engine", check=False)
     assert usage.returncode == 2 and "usage:" in usage.stderr

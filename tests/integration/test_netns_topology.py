@@ -4,7 +4,7 @@ that must pass traffic while Docker's FORWARD policy is DROP."""
 import shutil
 
 import pytest
-from ansible_collections.lab.multihost.plugins.module_utils import netns_engine as engine
+from ansible_collections.lab.multihost.plugins.module_utils.netns import engine
 from labkit import links, netns_names, reach, run_module, sh
 
 

@@ -2,7 +2,7 @@
 run changes nothing on the host."""
 
 import pytest
-from ansible_collections.lab.multihost.plugins.module_utils import netns_engine as engine
+from ansible_collections.lab.multihost.plugins.module_utils.netns import engine
 from labkit import links, netns_names
 
 CASES = [

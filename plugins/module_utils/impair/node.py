@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.lab.multihost.plugins.module_utils.netns_runner import Runner, which
+from ansible_collections.lab.multihost.plugins.module_utils.netns.runner import Runner, which
 
 ETC = '/etc/lab/impair'                 # records: the declared experiments
 RUN = '/run/lab-impair'                 # config, pid, stats and log of each listener

@@ -12,7 +12,7 @@ import re
 
 from ansible_collections.lab.multihost.plugins.module_utils.impair.node import ETC, runtime
 from ansible_collections.lab.multihost.plugins.module_utils.impair.validate import HANDLE, ImpairError
-from ansible_collections.lab.multihost.plugins.module_utils.netns_runner import parse_json
+from ansible_collections.lab.multihost.plugins.module_utils.netns.runner import parse_json
 
 OURS = (f'{HANDLE}:', '4c42:', '4c43:')   # root, netem under prio, tbf under netem
 RATE_RE = re.compile(r'^(\d+(?:\.\d+)?)([KMGT]?)bit$')

@@ -11,7 +11,7 @@ import ipaddress
 import math
 import re
 
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import NetnsError
 
 MARK = 0x4c41          # duplicates carry it: the chain's first rule lets them pass
 HANDLE = '4c41'        # tc handles of ours: 4c41: (root), 4c42:, 4c43:

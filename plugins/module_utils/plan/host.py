@@ -16,6 +16,8 @@ def normal_mode(mode):
 
 def file_reasons(have, want):
     """Why the file as read is not the wanted one: [] when it is."""
+    if want.get('state') == 'absent':
+        return ['present'] if have and have.get('exists') else []
     if not have or not have.get('exists'):
         return ['missing']
     kind = want.get('type') or ('file' if want.get('checksum') is not None else None)

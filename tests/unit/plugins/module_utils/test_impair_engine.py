@@ -554,7 +554,7 @@ def test_engine_files_are_the_package_and_its_imports():
     files = engine.engine_files()
     assert sorted(files) == ['impair/__init__.py', 'impair/apply.py', 'impair/engine.py', 'impair/listener.py',
                              'impair/node.py', 'impair/plan.py', 'impair/state.py', 'impair/validate.py',
-                             'netns_common.py', 'netns_runner.py']
+                             'netns/common.py', 'netns/runner.py']
     assert 'def converge' in files['impair/engine.py']
 
 

@@ -138,7 +138,7 @@ def test_other_docker_namespaces_are_not_overlays(name):
 def test_overlays_from_the_overlay_namespace(monkeypatch):
     runner = FakeRunner({'fdb show dev vxlan0': (0, json.dumps(SAMPLES['fdb']))})
     monkeypatch.setattr('ansible_collections.lab.multihost.plugins.module_utils.lab_topology.which', lambda n: n)
-    monkeypatch.setattr('ansible_collections.lab.multihost.plugins.module_utils.netns_docker.which', lambda n: n)
+    monkeypatch.setattr('ansible_collections.lab.multihost.plugins.module_utils.netns.docker.which', lambda n: n)
     nets = [network_view(n) for n in SAMPLES['network_inspect']]
     (ov,) = Gatherer(runner=runner).overlays(_docker(), nets)
     assert (ov['network'], ov['vni'], ov['port'], ov['vxlan'], ov['bridge'], ov['mtu']) == (

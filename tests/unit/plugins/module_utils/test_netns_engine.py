@@ -4,15 +4,15 @@ batch-failure handling and container peer matching, on captured JSON."""
 import json
 
 import pytest
-from ansible_collections.lab.multihost.plugins.module_utils import netns_common
-from ansible_collections.lab.multihost.plugins.module_utils.netns_apply import apply
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import PH_CREATE, NetnsError, Op
-from ansible_collections.lab.multihost.plugins.module_utils.netns_docker import describe_container, match_peer
-from ansible_collections.lab.multihost.plugins.module_utils.netns_engine import _render
-from ansible_collections.lab.multihost.plugins.module_utils.netns_plan import plan
-from ansible_collections.lab.multihost.plugins.module_utils.netns_runner import Runner, parse_json
-from ansible_collections.lab.multihost.plugins.module_utils.netns_state import parse_links
-from ansible_collections.lab.multihost.plugins.module_utils.netns_validate import (
+from ansible_collections.lab.multihost.plugins.module_utils.netns import common as netns_common
+from ansible_collections.lab.multihost.plugins.module_utils.netns.apply import apply
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import PH_CREATE, NetnsError, Op
+from ansible_collections.lab.multihost.plugins.module_utils.netns.docker import describe_container, match_peer
+from ansible_collections.lab.multihost.plugins.module_utils.netns.engine import _render
+from ansible_collections.lab.multihost.plugins.module_utils.netns.plan import plan
+from ansible_collections.lab.multihost.plugins.module_utils.netns.runner import Runner, parse_json
+from ansible_collections.lab.multihost.plugins.module_utils.netns.state import parse_links
+from ansible_collections.lab.multihost.plugins.module_utils.netns.validate import (
     normalize,
     validate_addresses,
     validate_ifname,

@@ -86,3 +86,8 @@ def test_a_link_is_wanted_by_type_and_target():
     assert file_reasons(dict(have, target='/lib/systemd/system/netns-lab.service'), want) == ['target']
     assert file_reasons(dict(have, type='file'), want) == ['not a link']
     assert file_reasons({'exists': False}, want) == ['missing']
+
+
+def test_a_path_wanted_absent_is_present_until_removed():
+    assert file_reasons({'exists': True, 'type': 'file'}, {'state': 'absent'}) == ['present']
+    assert file_reasons({'exists': False}, {'state': 'absent'}) == []

@@ -8,7 +8,7 @@ the attributes the engine manages (link views)."""
 import ipaddress
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import HOST, WORKERS
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import HOST, WORKERS
 
 
 def link_view(link):

@@ -9,7 +9,7 @@ error names the failing command, its stderr and what was undone."""
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import WORKERS, NetnsError
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import WORKERS, NetnsError
 
 BATCH_FAIL_RE = re.compile(r'Command failed -:(\d+)')
 

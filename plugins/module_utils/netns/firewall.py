@@ -10,7 +10,7 @@ DOCKER-USER first and never flushes it, so the rule survives dockerd
 restarts. A bridge in a namespace needs no rule. The planner asks this step
 for its operations right after each bridge's own (see netns_plan.plan)."""
 
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import (
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import (
     HOST,
     PH_FIREWALL,
     PH_REMOVE_LINKS,

@@ -10,9 +10,9 @@ import json
 import os
 import re
 
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import HOST, NetnsError
-from ansible_collections.lab.multihost.plugins.module_utils.netns_runner import Runner, parse_json, which
-from ansible_collections.lab.multihost.plugins.module_utils.netns_state import parse_links
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import HOST, NetnsError
+from ansible_collections.lab.multihost.plugins.module_utils.netns.runner import Runner, parse_json, which
+from ansible_collections.lab.multihost.plugins.module_utils.netns.state import parse_links
 
 DOCKER_NETNS = '/var/run/docker/netns'
 

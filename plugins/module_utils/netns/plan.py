@@ -8,7 +8,7 @@ declared object. The list is the check-mode answer; the views are the diff."""
 
 import os
 
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import (
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import (
     HOST,
     PH_CONFIGURE,
     PH_CREATE,
@@ -19,8 +19,8 @@ from ansible_collections.lab.multihost.plugins.module_utils.netns_common import 
     Op,
     ns_label,
 )
-from ansible_collections.lab.multihost.plugins.module_utils.netns_firewall import DockerUserRule
-from ansible_collections.lab.multihost.plugins.module_utils.netns_state import State, paired
+from ansible_collections.lab.multihost.plugins.module_utils.netns.firewall import DockerUserRule
+from ansible_collections.lab.multihost.plugins.module_utils.netns.state import State, paired
 
 
 def _bridge_key(br):

@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import HOST, NetnsError
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import HOST, NetnsError
 
 
 class Runner:

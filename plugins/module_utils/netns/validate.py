@@ -8,7 +8,7 @@ field (``veths[0].address``) and the rule."""
 import ipaddress
 import re
 
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import HOST, NetnsError
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import HOST, NetnsError
 
 IFNAME_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
 

@@ -11,11 +11,11 @@ recorded (netns-lab.service at boot: /run/netns does not survive one)."""
 import json
 import sys
 
-from ansible_collections.lab.multihost.plugins.module_utils.netns_apply import apply
-from ansible_collections.lab.multihost.plugins.module_utils.netns_common import NetnsError, exit_module
-from ansible_collections.lab.multihost.plugins.module_utils.netns_plan import plan
-from ansible_collections.lab.multihost.plugins.module_utils.netns_runner import Runner, which
-from ansible_collections.lab.multihost.plugins.module_utils.netns_validate import normalize
+from ansible_collections.lab.multihost.plugins.module_utils.netns.apply import apply
+from ansible_collections.lab.multihost.plugins.module_utils.netns.common import NetnsError, exit_module
+from ansible_collections.lab.multihost.plugins.module_utils.netns.plan import plan
+from ansible_collections.lab.multihost.plugins.module_utils.netns.runner import Runner, which
+from ansible_collections.lab.multihost.plugins.module_utils.netns.validate import normalize
 
 
 def converge(spec, check_mode=False, runner=None, auto_namespaces=True, indexed=True):
