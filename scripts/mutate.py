@@ -29,24 +29,28 @@ def _copy_tree(dest):
 
 
 def run(engine, tests, mutations):
-    """engine and tests: paths from the repository root; mutations: (rule, text, replacement).
+    """engine: a file or a package directory, tests: a path, both from the repository root;
+    mutations: (rule, text, replacement), each text found in exactly one file of the engine.
     Prints one line per rule; returns 1 when a mutation survived or no longer applies."""
     survived = 0
     with tempfile.TemporaryDirectory(prefix="mutate-") as tmp:
         tree = pathlib.Path(tmp)
         _copy_tree(tree)
-        target = tree / engine
-        orig = target.read_text()
+        root = tree / engine
+        files = sorted(root.rglob("*.py")) if root.is_dir() else [root]
+        originals = {f: f.read_text() for f in files}
         for name, old, new in mutations:
-            if old not in orig:
+            found = [f for f, text in originals.items() if old in text]
+            if len(found) != 1:
                 print(f"{name:48} not applied: the engine's text changed")
                 survived += 1
                 continue
-            target.write_text(orig.replace(old, new, 1))
+            target = found[0]
+            target.write_text(originals[target].replace(old, new, 1))
             res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", tests],
                                  cwd=tree, capture_output=True, text=True, check=False)
+            target.write_text(originals[target])
             last = (res.stdout.strip().splitlines() or ["(no output)"])[-1]
             survived += res.returncode == 0
             print(f"{name:48} {'caught' if res.returncode else 'SURVIVED'}: {last}")
-        target.write_text(orig)
     return 1 if survived else 0

@@ -14,6 +14,9 @@ DOCKER_TESTS = "tests/unit/plugins/module_utils/test_plan_docker.py"
 
 # (rule, text in the planner, what replaces it)
 HOST_MUTATIONS = [
+    ("file absent",
+     "    if want.get('state') == 'absent':\n        return ['present'] if have and have.get('exists') else []\n",
+     ""),
     ("file exists",
      "    if not have or not have.get('exists'):\n        return ['missing']\n",
      "    if not have:\n        return ['missing']\n"),

@@ -7,11 +7,17 @@ usage: .venv/bin/python scripts/recover_mutations.py   (seconds; one line per ru
 
 import mutate
 
-ENGINE = "plugins/module_utils/overlay_recover.py"
+ENGINE = "plugins/module_utils/recovery"
 TESTS = "tests/unit/plugins/module_utils/test_overlay_recover.py"
 
 # (rule, text in the engine, what replaces it)
 MUTATIONS = [
+    ('the plan says when to repair',
+     "        return bool(self.restart_dockerd or self.start or self.clear)",
+     "        return bool(self.restart_dockerd or self.start)"),
+    ('a node waiting for a restart has not settled',
+     "        return not (self.restart_dockerd or self.start)",
+     "        return not self.start"),
     ('sign: restore failed',
      "    (re.compile(r'Failure during overlay endpoints restore'), RESTORE_FAILED),\n",
      ''),

@@ -39,10 +39,13 @@ _value:
 '''
 
 
+KEYS = ('state', 'type', 'target', 'mode', 'owner', 'group')
+
+
 def file_wants(files):
     out = {}
     for path, spec in files.items():
-        want = {key: spec[key] for key in ('state', 'type', 'target', 'mode', 'owner', 'group') if spec.get(key) is not None}
+        want = {key: spec[key] for key in KEYS if spec.get(key) is not None}
         if spec.get('content') is not None:
             want['checksum'] = hashlib.sha1(str(spec['content']).encode('utf-8')).hexdigest()
         out[path] = want

@@ -296,8 +296,10 @@ def main():
                         nft=want.get('nft'), contents=p['contents'], etcd_health=p['etcd_health'])
     changes = decide(state, want)
     if p['recovery']:
-        from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover import (
+        from ansible_collections.lab.multihost.plugins.module_utils.recovery.act import (
             NodeRunner,
+        )
+        from ansible_collections.lab.multihost.plugins.module_utils.recovery.observe import (
             RecoverFailed,
             local_run,
         )

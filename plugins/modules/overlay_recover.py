@@ -79,6 +79,18 @@ plan:
   returned: in modes check and repair
   type: dict
   contains:
+    repairs:
+      description:
+        - Whether C(mode=repair) has something to do (restart dockerd, start containers, clear
+          endpoints) or a refused restart to report; playbooks gate the repair on it.
+      type: bool
+      sample: false
+    settled:
+      description:
+        - dockerd needs no restart and no container waits to be started (stale endpoints may
+          remain); what a wait for the node's own recovery unit waits for.
+      type: bool
+      sample: true
     restart_dockerd:
       description: Whether dockerd's current run needs a restart.
       type: bool
@@ -123,10 +135,14 @@ actions:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover import (
+from ansible_collections.lab.multihost.plugins.module_utils.recovery.act import (
     NodeRunner,
+)
+from ansible_collections.lab.multihost.plugins.module_utils.recovery.observe import (
     RecoverFailed,
     local_run,
+)
+from ansible_collections.lab.multihost.plugins.module_utils.recovery.plan import (
     plan_diff,
 )
 

@@ -18,8 +18,6 @@ import os
 import sys
 
 from ansible_collections.lab.multihost.plugins.module_utils import impair as impair_pkg
-from ansible_collections.lab.multihost.plugins.module_utils.netns import common as netns_common
-from ansible_collections.lab.multihost.plugins.module_utils.netns import runner as netns_runner
 from ansible_collections.lab.multihost.plugins.module_utils.impair import apply as apply_mod
 from ansible_collections.lab.multihost.plugins.module_utils.impair import listener as listener_mod
 from ansible_collections.lab.multihost.plugins.module_utils.impair import node as node_mod
@@ -42,6 +40,8 @@ from ansible_collections.lab.multihost.plugins.module_utils.impair.validate impo
     needs_queue,
     normalize,
 )
+from ansible_collections.lab.multihost.plugins.module_utils.netns import common as netns_common
+from ansible_collections.lab.multihost.plugins.module_utils.netns import runner as netns_runner
 
 PREFIX = 'ansible_collections.lab.multihost.plugins.module_utils'
 SELF = PREFIX + '.impair.engine'

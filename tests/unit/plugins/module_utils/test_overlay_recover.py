@@ -15,7 +15,13 @@ import threading
 from dataclasses import dataclass
 
 import pytest
-from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover import (
+from ansible_collections.lab.multihost.plugins.module_utils.recovery.act import (
+    NodeRunner,
+)
+from ansible_collections.lab.multihost.plugins.module_utils.recovery.cli import (
+    main,
+)
+from ansible_collections.lab.multihost.plugins.module_utils.recovery.model import (
     CLUSTER_STORE,
     DAEMON_JSON,
     ENDPOINT_KEYS,
@@ -37,15 +43,15 @@ from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover impo
     SWARM_STATE,
     Container,
     Endpoint,
-    NodeRunner,
     Observation,
+    Plan,
+    Stale,
+)
+from ansible_collections.lab.multihost.plugins.module_utils.recovery.observe import (
     RecoverFailed,
-    forgetting_peer,
     gossip_connections,
-    gossip_kind,
-    joined_through,
-    journal_reason,
-    main,
+)
+from ansible_collections.lab.multihost.plugins.module_utils.recovery.parse import (
     parse_containers,
     parse_daemon_json,
     parse_endpoint_record,
@@ -55,6 +61,12 @@ from ansible_collections.lab.multihost.plugins.module_utils.overlay_recover impo
     parse_proc_listing,
     parse_refusals,
     parse_store_endpoints,
+)
+from ansible_collections.lab.multihost.plugins.module_utils.recovery.plan import (
+    forgetting_peer,
+    gossip_kind,
+    joined_through,
+    journal_reason,
     plan,
     plan_diff,
     start_pause,
@@ -335,6 +347,19 @@ def test_check_json_keeps_the_scripts_keys():
     assert out['restart_dockerd'] is True and out['start'] == ['redis']
     assert out['reason'] == RESTORE_FAILED and out['start_reasons'] == {'redis': 'network sandbox join failed'}
     assert json.loads(json.dumps(out)) == out
+
+
+def test_the_plan_says_whether_to_repair_and_whether_the_node_settled():
+    """Playbooks gate on these two (repair.yml, etcd-restore.yml), never on the parts."""
+    restart = plan(observation(CASES[0]))
+    assert restart.to_json()['repairs'] and not restart.to_json()['settled']
+    clean = plan(observation(Case('clean'))).to_json()
+    assert not clean['repairs'] and clean['settled']
+    refused = Plan(reason=RESTORE_FAILED, error='refused after two restarts')
+    assert refused.repairs and not refused.acts  # the repair runs, to report the refusal
+    assert not Plan(reason=RESTORE_FAILED).settled
+    stale_only = Plan(clear=[Stale('redis', 'demo', '')])
+    assert stale_only.repairs and stale_only.settled
 
 
 def test_diff_names_what_changes():
