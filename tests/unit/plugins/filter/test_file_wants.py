@@ -16,3 +16,7 @@ def test_directories_and_links_keep_their_type_and_target():
     assert file_wants({'/d': {'type': 'directory', 'mode': '0755'},
                        '/l': {'type': 'link', 'target': '/t'}}) == {
         '/d': {'type': 'directory', 'mode': '0755'}, '/l': {'type': 'link', 'target': '/t'}}
+
+
+def test_a_path_wanted_absent_keeps_its_state():
+    assert file_wants({'/old.py': {'state': 'absent'}}) == {'/old.py': {'state': 'absent'}}
