@@ -23,4 +23,3 @@ alone (``python3 -m ...module_utils.recovery --boot|--repair|--check``), and as
 docker.service's start and stop hooks (``--before-start``, ``--after-stop``). Python 3.9+
 stdlib only: it imports nothing from Ansible.
 """
-

@@ -170,5 +170,3 @@ class NodeRunner(Observer):
             if names:
                 self.sleep(ROUND_PAUSE)
         return self.actions
-
-

@@ -207,5 +207,3 @@ class Plan:
             'clear': [{'name': s.name, 'network': s.network} for s in self.clear],
             'left_alone': [{'name': s.name, 'network': s.network, 'reason': s.reason} for s in self.left_alone],
         }
-
-

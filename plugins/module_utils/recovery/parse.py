@@ -136,5 +136,3 @@ def parse_restarts(text):
 
 def swarm_settled(state):
     return (state or '').strip() in ('active', 'inactive')
-
-

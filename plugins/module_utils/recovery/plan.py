@@ -178,5 +178,3 @@ def plan_diff(p):
         before.append(f'container {s.name}: stopped ({s.reason})')
         after.append(f'container {s.name}: started')
     return {'before': '\n'.join(before) + '\n', 'after': '\n'.join(after) + '\n'}
-
-
