@@ -8,6 +8,9 @@ from labkit import Outsider, assert_converged, retry, run_playbook, running, wai
 
 PKI = "/etc/lab/pki"
 SECRET = "/opt/lab/secrets/redis-password"
+# Where releases before the engine packages kept the engines' files (removed on sight).
+LIB = "/usr/local/lib/lab-multihost"
+FLAT = [f"{LIB}/overlay_recover.py", f"{LIB}/ansible_collections/lab/multihost/plugins/module_utils/netns_engine.py"]
 
 pytestmark = [pytest.mark.scenarios("default"), pytest.mark.disruptive]
 
@@ -43,6 +46,7 @@ def test_every_by_hand_change_is_repaired_by_one_run(nodes, app_node, redis_node
     node1.check("docker network rm my-bridge")  # a network removed
     node2.check("ip netns del test1")  # a namespace of the namespace lab deleted
     node1.check("nft flush table inet lab_fence")  # the fence flushed
+    node2.check("touch %s %s", *FLAT)  # the engines' files of an earlier release
     assert outsider.connects(node1.address, 2379), "the flushed fence still kept the outsider out"
 
     rc, out = run_playbook("site.yml")
@@ -64,6 +68,7 @@ def test_every_by_hand_change_is_repaired_by_one_run(nodes, app_node, redis_node
     assert _ping_ns(node2, "test1", "192.168.1.2") and _ping_ns(node2, "test2", "192.168.1.1")
     for node in nodes:
         assert not outsider.connects(node.address, 2379), f"the outsider reaches etcd on {node.name}"
+    assert [p for p in FLAT if node2.file(p).exists] == [], "an earlier release's engine file is left"
 
     # Right after the repair, not only in test_site's final run (which would itself repair a half-done one).
     rc, out = run_playbook("site.yml")
