@@ -12,7 +12,7 @@ import os
 import pwd
 import tempfile
 
-from ansible_collections.lab.multihost.plugins.module_utils.node_state import file_facts
+from ansible_collections.lab.multihost.plugins.module_utils.readers.files import file_facts
 
 
 def _owner_ids(owner, group):

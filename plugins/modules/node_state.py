@@ -240,9 +240,10 @@ state:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lab.multihost.plugins.module_utils.node_state import NodeReader, module_run
 from ansible_collections.lab.multihost.plugins.module_utils.plan import ENGINE_WANTS, decide
 from ansible_collections.lab.multihost.plugins.module_utils.plan.host import diff_text
+from ansible_collections.lab.multihost.plugins.module_utils.readers.node import NodeReader
+from ansible_collections.lab.multihost.plugins.module_utils.readers.run import module_run
 
 WANT_OPTION = dict(type='dict', options=dict(
     files=dict(type='dict', default={}),

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A stage's decision on the Docker Engine: the networks, images and containers a node holds
-(node_state.NodeReader.docker's read) against what the stage wants.
+(readers/docker.py's read) against what the stage wants.
 
 Keys: ``network:NAME``, ``image:REFERENCE`` and ``container:NAME``. Pure: no I/O.
 """

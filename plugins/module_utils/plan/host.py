@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, Lab multihost maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A stage's host-level decision: what a node holds (node_state.NodeReader's read) against
+"""A stage's host-level decision: what a node holds (readers/, through node_state) against
 what the stage wants, as one entry per thing to change with its reasons.
 
 The comparison lives here and nowhere else; tasks act on the keys it returns:

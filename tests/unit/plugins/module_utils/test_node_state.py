@@ -1,4 +1,4 @@
-"""Unit tests of node_state (the node_state module's engine) on output captured from
+"""Unit tests of the readers (module_utils/readers/, the node_state module's batch) on output captured from
 docker-node1 of the running lab (fixtures/node_state/): systemctl show, dpkg-query,
 docker network inspect and docker inspect; files and a fake runner for the rest."""
 
@@ -6,15 +6,17 @@ import json
 import os
 import pathlib
 
-from ansible_collections.lab.multihost.plugins.module_utils.node_state import (
-    NodeReader,
+from ansible_collections.lab.multihost.plugins.module_utils.readers.docker import (
     engine_api,
-    file_facts,
     parse_containers,
     parse_networks,
-    parse_packages,
-    parse_units,
 )
+from ansible_collections.lab.multihost.plugins.module_utils.readers.etcd import healthy as etcd_healthy
+from ansible_collections.lab.multihost.plugins.module_utils.readers.files import file_facts
+from ansible_collections.lab.multihost.plugins.module_utils.readers.nft import table_matches
+from ansible_collections.lab.multihost.plugins.module_utils.readers.node import NodeReader
+from ansible_collections.lab.multihost.plugins.module_utils.readers.packages import parse_packages
+from ansible_collections.lab.multihost.plugins.module_utils.readers.units import parse_units
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'node_state'
 
@@ -126,9 +128,9 @@ def test_fence_matches_only_when_the_kernel_prints_what_the_file_loads():
         'inet lab_fence': True}
     flushed = FakeRun([(['nft'], (0, 'table inet lab_fence {\n\tchain input {\n\t}\n}\n', '')),
                        (['unshare'], (0, rules, ''))])
-    assert not NodeReader(flushed).nft_table_matches('inet lab_fence', '/etc/lab-fence.nft')
+    assert not table_matches(flushed, 'inet lab_fence', '/etc/lab-fence.nft')
     gone = FakeRun([(['unshare'], (0, rules, ''))])
-    assert not NodeReader(gone).nft_table_matches('inet lab_fence', '/etc/lab-fence.nft')
+    assert not table_matches(gone, 'inet lab_fence', '/etc/lab-fence.nft')
 
 
 def test_contents_base64_and_a_missing_file(tmp_path):
@@ -147,6 +149,6 @@ def test_etcd_health_asks_the_member_with_its_certificates():
     assert argv[-2:] == ['endpoint', 'health'] and '--endpoints=https://127.0.0.1:2379' in argv
     assert {'--cacert=/p/ca.crt', '--cert=/p/c.crt', '--key=/p/c.key'} <= set(argv)
     plain = FakeRun([(['etcdctl'], (1, '', 'http://127.0.0.1:2379 is unhealthy'))])
-    assert NodeReader(plain).etcd_healthy('http://127.0.0.1:2379') is False
+    assert etcd_healthy(plain, 'http://127.0.0.1:2379') is False
     assert not [a for a in plain.calls[0] if a.startswith(('--cacert', '--cert', '--key'))]
-    assert NodeReader(FakeRun([])).etcd_healthy('http://127.0.0.1:2379') is False  # no etcdctl
+    assert etcd_healthy(FakeRun([]), 'http://127.0.0.1:2379') is False  # no etcdctl

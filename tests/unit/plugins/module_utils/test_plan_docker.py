@@ -9,8 +9,8 @@ import json
 import pathlib
 
 import pytest
-from ansible_collections.lab.multihost.plugins.module_utils.node_state import parse_containers, parse_networks
 from ansible_collections.lab.multihost.plugins.module_utils.plan.docker import engine_changes
+from ansible_collections.lab.multihost.plugins.module_utils.readers.docker import parse_containers, parse_networks
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'node_state'
 ENGINE = {
