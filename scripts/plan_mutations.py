@@ -1,5 +1,5 @@
-"""Mutation check of the stage decisions: remove each rule of plan/host.py and plan/docker.py
-in turn and show that their unit tests fail (scripts/mutate.py: on a temporary copy, never
+"""Mutation check of the stage decisions: remove each rule of plan/host.py, plan/docker.py
+and plan/preview.py in turn and show that their unit tests fail (scripts/mutate.py: on a temporary copy, never
 the source). Run by `make unit`.
 
 usage: .venv/bin/python scripts/plan_mutations.py   (seconds; one line per rule, exit 1 if one survived)
@@ -11,6 +11,8 @@ HOST = "plugins/module_utils/plan/host.py"
 HOST_TESTS = "tests/unit/plugins/module_utils/test_plan_host.py"
 DOCKER = "plugins/module_utils/plan/docker.py"
 DOCKER_TESTS = "tests/unit/plugins/module_utils/test_plan_docker.py"
+PREVIEW = "plugins/module_utils/plan/preview.py"
+PREVIEW_TESTS = "tests/unit/plugins/module_utils/test_plan_preview.py"
 
 # (rule, text in the planner, what replaces it)
 HOST_MUTATIONS = [
@@ -44,6 +46,9 @@ HOST_MUTATIONS = [
     ("unit active",
      "    if want.get('active') and not have.get('active'):",
      "    if False:"),
+    ("package: the version apt's lists offer, or none",
+     "    return ['not installed', f'apt would install {version}' if version else NO_LISTS]",
+     "    return ['not installed']"),
     ("package installed",
      "        if not (state.get('packages') or {}).get(name):",
      "        if False:"),
@@ -84,8 +89,26 @@ DOCKER_MUTATIONS = [
 ]
 
 
+# Check mode as the plan: what waits for an earlier step of a real run.
+PREVIEW_MUTATIONS = [
+    ("a package waits for apt's lists",
+     "    if kind == 'package' and NO_LISTS in reasons:",
+     "    if False:"),
+    ("a unit not loaded waits for its package",
+     "    if kind == 'unit' and 'not loaded' in reasons:",
+     "    if False:"),
+    ("a file waits for its owner or group",
+     "            if account is not None and not (known.get(table) or {}).get(str(account), True):",
+     "            if False:"),
+    ("engine changes wait for the engine",
+     "    if kind in ('network', 'image', 'container') and NO_ENGINE in reasons:",
+     "    if False:"),
+]
+
+
 def main():
-    return mutate.run(HOST, HOST_TESTS, HOST_MUTATIONS) | mutate.run(DOCKER, DOCKER_TESTS, DOCKER_MUTATIONS)
+    return (mutate.run(HOST, HOST_TESTS, HOST_MUTATIONS) | mutate.run(DOCKER, DOCKER_TESTS, DOCKER_MUTATIONS)
+            | mutate.run(PREVIEW, PREVIEW_TESTS, PREVIEW_MUTATIONS))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,11 @@ description:
     would repair, what M(lab.multihost.netns_topology) would change for each of a list of
     topologies, and the impairments M(lab.multihost.impair) declared on the node, read back
     from the kernel and the listener.
+  - Check mode is the plan. C(changes) then holds the changes the stage's own tasks can preview
+    on the node as it is; C(waiting) holds those that wait for something an earlier step of a
+    real run makes first (apt's lists hold no version of a package to install, a unit not
+    loaded yet, a file's owner that a package creates, no engine answering). The module reports
+    those itself, as changed and in its diff, and the stage's tasks for them do not run.
   - Read-only. File contents never travel to the node for a comparison; the stage sends their SHA-1.
 options:
   want:
@@ -183,10 +188,18 @@ changes:
       C(group), C(not loaded), C(disabled), C(stopped), C(not installed),
       C(not loaded in the kernel as the ruleset has it), C(driver), C(subnet), C(detached),
       C(spec) and C(no engine answers).
+      A package to install also says the version apt's lists offer, or that they hold none.
     - Empty without C(want), and on a converged node.
   returned: always
   type: dict
   sample: {"file:/etc/lab-fence.nft": ["content"], "unit:lab-fence": ["stopped"]}
+waiting:
+  description:
+    - In check mode, the changes no task of the stage can preview yet, key -> reasons, the last
+      one saying what each waits for. Empty outside check mode.
+  returned: always
+  type: dict
+  sample: {"unit:docker": ["not loaded", "disabled", "stopped", "a real run installs the unit first"]}
 state:
   description: What was asked for, C(want) included.
   returned: always
@@ -242,6 +255,7 @@ state:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lab.multihost.plugins.module_utils.plan import ENGINE_WANTS, decide
 from ansible_collections.lab.multihost.plugins.module_utils.plan.host import diff_text
+from ansible_collections.lab.multihost.plugins.module_utils.plan.preview import split
 from ansible_collections.lab.multihost.plugins.module_utils.readers.node import NodeReader
 from ansible_collections.lab.multihost.plugins.module_utils.readers.run import module_run
 
@@ -294,8 +308,12 @@ def main():
     reader = NodeReader(module_run(module))
     state = reader.read(files=_union(p['files'], want.get('files')), units=_union(p['units'], want.get('units')),
                         packages=_union(p['packages'], want.get('packages')), docker=p['docker'] or engine_wanted,
-                        nft=want.get('nft'), contents=p['contents'], etcd_health=p['etcd_health'])
+                        nft=want.get('nft'), contents=p['contents'], etcd_health=p['etcd_health'],
+                        owners=_owners(want.get('files')) if module.check_mode else None)
     changes = decide(state, want)
+    waiting = {}
+    if module.check_mode:
+        changes, waiting = split(changes, state, want)
     if p['recovery']:
         from ansible_collections.lab.multihost.plugins.module_utils.recovery.act import (
             NodeRunner,
@@ -316,10 +334,18 @@ def main():
     if p['impairments']:
         from ansible_collections.lab.multihost.plugins.module_utils.impair.engine import read_all
         state['impairments'] = read_all()
-    result = dict(changed=False, changes=changes, state=state)
-    if module._diff and changes:
-        result['diff'] = {'prepared': diff_text(changes)}
+    # In check mode the decision reports, as its own change, what no task of the stage can preview.
+    result = dict(changed=bool(waiting), changes=changes, waiting=waiting, state=state)
+    if module._diff and (changes or waiting):
+        result['diff'] = {'prepared': diff_text({**changes, **waiting})}
     module.exit_json(**result)
+
+
+def _owners(files):
+    """(users, groups) the wanted files name."""
+    specs = [spec for spec in (files or {}).values() if spec.get('state') != 'absent']
+    return (sorted({str(s['owner']) for s in specs if s.get('owner') is not None}),
+            sorted({str(s['group']) for s in specs if s.get('group') is not None}))
 
 
 def _union(read, wanted):

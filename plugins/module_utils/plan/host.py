@@ -8,6 +8,8 @@ The comparison lives here and nowhere else; tasks act on the keys it returns:
 ``file:PATH``, ``unit:NAME``, ``package:NAME`` and ``nft:TABLE``. Pure: no I/O.
 """
 
+NO_LISTS = "apt's lists on the node hold no version of it (a real run reads them first)"
+
 
 def normal_mode(mode):
     """'644', '0644', 0o644 or 420 -> '0644'."""
@@ -36,6 +38,14 @@ def file_reasons(have, want):
     return reasons
 
 
+def package_reasons(name, candidates):
+    """Not installed, and the version apt's lists offer (when they were read): or that they hold none."""
+    if candidates is None:
+        return ['not installed']
+    version = candidates.get(name)
+    return ['not installed', f'apt would install {version}' if version else NO_LISTS]
+
+
 def unit_reasons(have, want):
     """Why the unit is not in the wanted state: not loaded, disabled, stopped."""
     have = have or {}
@@ -55,7 +65,7 @@ def host_changes(state, want):
     changes = {}
     for name in want.get('packages') or []:
         if not (state.get('packages') or {}).get(name):
-            changes[f'package:{name}'] = ['not installed']
+            changes[f'package:{name}'] = package_reasons(name, state.get('candidates'))
     for path, spec in (want.get('files') or {}).items():
         reasons = file_reasons((state.get('files') or {}).get(path), spec)
         if reasons:

@@ -52,3 +52,17 @@ def _name(lookup, ident):
         return lookup(ident)[0]
     except KeyError:
         return str(ident)
+
+
+def accounts(users=(), groups=()):
+    """{'users': {name: exists}, 'groups': {name: exists}} of the owners and groups named."""
+    return {'users': {u: _exists(pwd.getpwnam, u) for u in users},
+            'groups': {g: _exists(grp.getgrnam, g) for g in groups}}
+
+
+def _exists(lookup, name):
+    try:
+        lookup(name)
+        return True
+    except KeyError:
+        return False

@@ -5,9 +5,9 @@
 
 from ansible_collections.lab.multihost.plugins.module_utils.readers.docker import engine_api, read_engine
 from ansible_collections.lab.multihost.plugins.module_utils.readers.etcd import healthy
-from ansible_collections.lab.multihost.plugins.module_utils.readers.files import file_contents, file_facts
+from ansible_collections.lab.multihost.plugins.module_utils.readers.files import accounts, file_contents, file_facts
 from ansible_collections.lab.multihost.plugins.module_utils.readers.nft import table_matches
-from ansible_collections.lab.multihost.plugins.module_utils.readers.packages import read_packages
+from ansible_collections.lab.multihost.plugins.module_utils.readers.packages import read_candidates, read_packages
 from ansible_collections.lab.multihost.plugins.module_utils.readers.units import read_units
 
 
@@ -20,10 +20,16 @@ class NodeReader:
         self.api = api
 
     def read(self, files=(), units=(), packages=(), docker=False, nft=None, contents=(),
-             etcd_health=None):
+             etcd_health=None, owners=None):
+        """owners: (users, groups) whose existence to read, for the files wanted with them."""
         state = {'files': {p: file_facts(p) for p in files},
                  'units': read_units(self.run, list(units)),
                  'packages': read_packages(self.run, list(packages))}
+        missing = [name for name, version in state['packages'].items() if not version]
+        if missing:
+            state['candidates'] = read_candidates(self.run, missing)
+        if owners:
+            state['accounts'] = accounts(*owners)
         if docker:
             state['docker'] = read_engine(self.api)
         if nft:

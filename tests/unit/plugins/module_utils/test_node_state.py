@@ -15,7 +15,7 @@ from ansible_collections.lab.multihost.plugins.module_utils.readers.etcd import 
 from ansible_collections.lab.multihost.plugins.module_utils.readers.files import file_facts
 from ansible_collections.lab.multihost.plugins.module_utils.readers.nft import table_matches
 from ansible_collections.lab.multihost.plugins.module_utils.readers.node import NodeReader
-from ansible_collections.lab.multihost.plugins.module_utils.readers.packages import parse_packages
+from ansible_collections.lab.multihost.plugins.module_utils.readers.packages import parse_candidates, parse_packages
 from ansible_collections.lab.multihost.plugins.module_utils.readers.units import parse_units
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'node_state'
@@ -152,3 +152,14 @@ def test_etcd_health_asks_the_member_with_its_certificates():
     assert etcd_healthy(plain, 'http://127.0.0.1:2379') is False
     assert not [a for a in plain.calls[0] if a.startswith(('--cacert', '--cert', '--key'))]
     assert etcd_healthy(FakeRun([]), 'http://127.0.0.1:2379') is False  # no etcdctl
+
+
+def test_candidates_from_apt_lists_and_without_them():
+    """apt-cache policy on a converged node (lists read), and with empty lists: a package not
+    installed has no candidate there (apt cannot locate it), an installed one has its own."""
+    names = ['nftables', 'tcpdump', 'no-such-package']
+    assert parse_candidates(names, _text('apt_cache_policy.txt')) == {
+        'nftables': '1.0.6-2+deb12u2', 'tcpdump': '4.99.3-1', 'no-such-package': None}
+    assert parse_candidates(names[:2], _text('apt_cache_policy_no_lists.txt')) == {
+        'nftables': '1.0.6-2+deb12u2', 'tcpdump': None}
+    assert parse_candidates(['x'], 'x:\n  Installed: (none)\n  Candidate: (none)\n') == {'x': None}

@@ -13,6 +13,7 @@ from ansible_collections.lab.multihost.plugins.module_utils.plan.host import (
     file_reasons,
     host_changes,
     normal_mode,
+    package_reasons,
 )
 
 CAPTURED = json.loads((pathlib.Path(__file__).parent / 'fixtures' / 'plan' / 'firewall.main.json').read_text())
@@ -91,3 +92,10 @@ def test_a_link_is_wanted_by_type_and_target():
 def test_a_path_wanted_absent_is_present_until_removed():
     assert file_reasons({'exists': True, 'type': 'file'}, {'state': 'absent'}) == ['present']
     assert file_reasons({'exists': False}, {'state': 'absent'}) == []
+
+
+def test_a_package_to_install_says_the_version_apt_offers_or_that_it_cannot():
+    assert package_reasons('nftables', None) == ['not installed']
+    assert package_reasons('nftables', {'nftables': '1.0.6-2+deb12u2'}) == [
+        'not installed', 'apt would install 1.0.6-2+deb12u2']
+    assert package_reasons('nftables', {'nftables': None})[1].startswith("apt's lists on the node hold no version")
