@@ -11,9 +11,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 ROLES = sorted(p for p in (ROOT / "roles").iterdir() if (p / "tasks").is_dir())
 REGISTER = re.compile(r"^\s*register:\s*(\w+)", re.M)
 
-# (reading role, registered variable, owner): the overlay stage still rides on the
-# engine stage's one read of dockerd's files (docker_also_read), to be given its own.
-KNOWN = {("overlay_backend", "docker_config_node", "docker")}
+# (reading role, registered variable, owner): none left.
+KNOWN = set()
 
 
 def _texts(role):

@@ -17,7 +17,7 @@ NOT_LOADED = 'a real run installs the unit first'
 
 def waits_for(key, reasons, state, want):
     """Why a check-mode run cannot preview this change through its task; None when it can."""
-    kind, _, name = key.partition(':')
+    kind, name = key.split(':', 1)
     if kind == 'package' and NO_LISTS in reasons:
         return NO_LISTS
     if kind == 'unit' and 'not loaded' in reasons:

@@ -24,7 +24,7 @@ def _fixture(stage):
 
 
 def test_every_stage_was_captured():
-    assert set(STAGES) >= {'firewall.main', 'pki.main', 'docker.main', 'docker.config', 'etcd.main',
+    assert set(STAGES) >= {'firewall.main', 'pki.main', 'docker.main', 'overlay_backend.main', 'etcd.main',
                            'networks.main', 'netns_lab.main', 'lab_container.network.redis',
                            'lab_container.network.app'}
 
@@ -56,13 +56,13 @@ def _drop(*keys):
 
 # test_drift's by-hand changes, each on the stage that repairs it.
 DRIFT = [
-    ('daemon.json edited', 'docker.config', _set('files', '/etc/docker/daemon.json', 'checksum', value=OTHER),
+    ('daemon.json edited', 'overlay_backend.main', _set('files', '/etc/docker/daemon.json', 'checksum', value=OTHER),
      {'file:/etc/docker/daemon.json': ['content']}),
     ("etcd's env file edited", 'etcd.main', _set('files', '/etc/default/etcd', 'checksum', value=OTHER),
      {'file:/etc/default/etcd': ['content']}),
     ('docker disabled', 'docker.main', _set('units', 'docker', 'enabled', value=False),
      {'unit:docker': ['disabled']}),
-    ('overlay-recover disabled', 'docker.config', _set('units', 'overlay-recover', 'enabled', value=False),
+    ('overlay-recover disabled', 'overlay_backend.main', _set('units', 'overlay-recover', 'enabled', value=False),
      {'unit:overlay-recover': ['disabled']}),
     ('etcd disabled', 'etcd.main', _set('units', 'etcd', 'enabled', value=False), {'unit:etcd': ['disabled']}),
     ('the fence stopped', 'firewall.main', _set('units', 'lab-fence', 'active', value=False),
