@@ -3,7 +3,8 @@
 Runs `site.yml --check` against the lab (nothing changes; the JSON callback), and writes, for
 each task that ran lab.multihost.node_state with a `want`, the stage's want and the node's
 state to tests/unit/plugins/module_utils/fixtures/plan/<stage>.json: <role>.<tasks file>, and
-the container's name for a lab container (redis, app). A stage that ran on several nodes is
+the container's name for a lab container (redis, app); and for the lab's one read of a node
+(`wants`), each stage's part as <role>.main. A stage that ran on several nodes is
 taken from the first of them by name. The SHA-1 of a secret file is replaced by a placeholder
 on both sides: a fixture holds no hash of a lab's secret.
 
@@ -52,21 +53,29 @@ def main():
     for play in data["plays"]:
         for task in play["tasks"]:
             for node, result in sorted(task["hosts"].items()):
-                want = ((result.get("invocation") or {}).get("module_args") or {}).get("want")
-                if result.get("skipped") or not want or "state" not in result:
+                if result.get("skipped") or "state" not in result:
                     continue
-                stage = _stage(task, want)
-                if stage in seen:
-                    continue
-                seen.add(stage)
-                state = json.loads(json.dumps(result["state"]))
-                _scrub(want, state)
-                fixture = {"node": node, "task": task["task"]["name"], "want": want, "state": state,
-                           "changes": result["changes"]}
-                path = OUT / f"{stage}.json"
-                path.write_text(json.dumps(fixture, indent=1, sort_keys=True) + "\n")
-                print(f"{path.relative_to(ROOT)}: {node}, {task['task']['name']} ({len(result['changes'])} changes)")
+                for stage, want, changes in _decisions(task, result):
+                    if stage in seen:
+                        continue
+                    seen.add(stage)
+                    state = json.loads(json.dumps(result["state"]))
+                    _scrub(want, state)
+                    fixture = {"node": node, "task": task["task"]["name"], "want": want, "state": state,
+                               "changes": changes}
+                    path = OUT / f"{stage}.json"
+                    path.write_text(json.dumps(fixture, indent=1, sort_keys=True) + "\n")
+                    print(f"{path.relative_to(ROOT)}: {node}, {task['task']['name']} ({len(changes)} changes)")
 
+
+def _decisions(task, result):
+    """(stage, want, changes) of one node_state result: its want, or each stage of the lab's one
+    read (wants: a stage's part is named as its own read is, <role>.main)."""
+    args = (result.get("invocation") or {}).get("module_args") or {}
+    if args.get("want"):
+        yield _stage(task, args["want"]), args["want"], result["changes"]
+    for name, want in (args.get("wants") or {}).items():
+        yield f"{name}.main", want, result["stages"][name]["changes"]
 
 if __name__ == "__main__":
     main()

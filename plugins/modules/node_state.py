@@ -33,6 +33,13 @@ description:
     those itself, as changed and in its diff, and the stage's tasks for them do not run.
   - Read-only. File contents never travel to the node for a comparison; the stage sends their SHA-1.
 options:
+  wants:
+    description:
+      - Several stages' wants, by stage name, each as O(want). The node is read once for all of
+        them (the union of their files, units and packages) and each is decided on its own:
+        RV(stages) returns each stage's C(changes) and C(waiting). The lab's one read of a node
+        per run (role C(_common), C(tasks_from=read)) hands every host-level stage's want here.
+    type: dict
   want:
     description: What the stage wants on the node; every part optional.
     type: dict
@@ -173,6 +180,13 @@ EXAMPLES = r'''
     mode: "0600"
   when: "'file:/etc/lab-fence.nft' in fence.changes"
 
+- name: Read once for two stages, each decided on its own
+  lab.multihost.node_state:
+    wants:
+      firewall: {packages: [nftables], units: {lab-fence: {enabled: true, active: true}}}
+      docker: {packages: [docker.io], units: {docker: {enabled: true, active: true}}}
+  register: node_read  # node_read.stages.docker.changes
+
 - name: Read the impairments in place
   lab.multihost.node_state:
     impairments: true
@@ -193,6 +207,19 @@ changes:
   returned: always
   type: dict
   sample: {"file:/etc/lab-fence.nft": ["content"], "unit:lab-fence": ["stopped"]}
+stages:
+  description:
+    - With O(wants), each stage's decision on the one read, by stage name, each as RV(changes)
+      and RV(waiting). Empty without O(wants).
+  returned: always
+  type: dict
+  sample: {"firewall": {"changes": {}, "waiting": {}},
+           "docker": {"changes": {"unit:docker": ["stopped"]}, "waiting": {}}}
+wants:
+  description:
+    - O(wants) as given: what each stage's part was decided on.
+  returned: with O(wants)
+  type: dict
 waiting:
   description:
     - In check mode, the changes no task of the stage can preview yet, key -> reasons, the last
@@ -299,21 +326,29 @@ def main():
                                                        cacert=dict(type='path'), cert=dict(type='path'),
                                                        key=dict(type='path'))),
             want=WANT_OPTION,
+            wants=dict(type='dict'),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    want = p['want'] or {}
-    engine_wanted = any(want.get(key) for key in ENGINE_WANTS)
+    stages = {name: _stage_want(module, name, want) for name, want in (p['wants'] or {}).items()}
+    if p['want'] is not None:
+        stages[None] = p['want']
+    wanted = list(stages.values())
+    files = _union(p['files'], *[w.get('files') for w in wanted])
+    nft = next((w['nft'] for w in wanted if w.get('nft')), None)
     reader = NodeReader(module_run(module))
-    state = reader.read(files=_union(p['files'], want.get('files')), units=_union(p['units'], want.get('units')),
-                        packages=_union(p['packages'], want.get('packages')), docker=p['docker'] or engine_wanted,
-                        nft=want.get('nft'), contents=p['contents'], etcd_health=p['etcd_health'],
-                        owners=_owners(want.get('files')) if module.check_mode else None)
-    changes = decide(state, want)
-    waiting = {}
-    if module.check_mode:
-        changes, waiting = split(changes, state, want)
+    state = reader.read(files=files, units=_union(p['units'], *[w.get('units') for w in wanted]),
+                        packages=_union(p['packages'], *[w.get('packages') for w in wanted]),
+                        docker=p['docker'] or any(w.get(key) for w in wanted for key in ENGINE_WANTS),
+                        nft=nft, contents=p['contents'], etcd_health=p['etcd_health'],
+                        owners=_owners(*[w.get('files') for w in wanted]) if module.check_mode else None)
+    decided = {}
+    for name, want in stages.items():
+        changes, waiting = decide(state, want), {}
+        if module.check_mode:
+            changes, waiting = split(changes, state, want)
+        decided[name] = {'changes': changes, 'waiting': waiting}
     if p['recovery']:
         from ansible_collections.lab.multihost.plugins.module_utils.recovery.act import (
             NodeRunner,
@@ -335,22 +370,41 @@ def main():
         from ansible_collections.lab.multihost.plugins.module_utils.impair.engine import read_all
         state['impairments'] = read_all()
     # In check mode the decision reports, as its own change, what no task of the stage can preview.
-    result = dict(changed=bool(waiting), changes=changes, waiting=waiting, state=state)
-    if module._diff and (changes or waiting):
-        result['diff'] = {'prepared': diff_text({**changes, **waiting})}
+    one = decided.pop(None, {'changes': {}, 'waiting': {}})
+    result = dict(changed=any(d['waiting'] for d in [one, *decided.values()]), changes=one['changes'],
+                  waiting=one['waiting'], stages=decided, state=state)
+    if p['wants']:
+        result['wants'] = p['wants']
+    if module._diff:
+        lines = diff_text({**one['changes'], **one['waiting']}) + ''.join(
+            f'{name}: {line}\n' for name, d in decided.items()
+            for line in diff_text({**d['changes'], **d['waiting']}).splitlines())
+        if lines:
+            result['diff'] = {'prepared': lines}
     module.exit_json(**result)
 
 
-def _owners(files):
+def _stage_want(module, name, want):
+    """One stage's want of C(wants), checked as C(want) is, its parts defaulted."""
+    if not isinstance(want, dict):
+        module.fail_json(msg=f'wants.{name}: must be a dict (as want)')
+    unknown = sorted(set(want) - set(WANT_OPTION['options']))
+    if unknown:
+        module.fail_json(msg=f"wants.{name}: unknown part(s) {', '.join(unknown)}; a want has "
+                             f"{', '.join(sorted(WANT_OPTION['options']))}")
+    return {key: want.get(key) or spec.get('default') for key, spec in WANT_OPTION['options'].items()}
+
+
+def _owners(*files):
     """(users, groups) the wanted files name."""
-    specs = [spec for spec in (files or {}).values() if spec.get('state') != 'absent']
+    specs = [spec for each in files for spec in (each or {}).values() if spec.get('state') != 'absent']
     return (sorted({str(s['owner']) for s in specs if s.get('owner') is not None}),
             sorted({str(s['group']) for s in specs if s.get('group') is not None}))
 
 
-def _union(read, wanted):
-    """The paths, units or packages read alone, then those the stage wants (their order kept)."""
-    return list(dict.fromkeys(list(read or []) + list(wanted or [])))
+def _union(read, *wanted):
+    """The paths, units or packages read alone, then those the stages want (their order kept)."""
+    return list(dict.fromkeys(list(read or []) + [item for each in wanted for item in (each or [])]))
 
 
 if __name__ == '__main__':
