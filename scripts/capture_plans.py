@@ -77,5 +77,6 @@ def _decisions(task, result):
     for name, want in (args.get("wants") or {}).items():
         yield f"{name}.main", want, result["stages"][name]["changes"]
 
+
 if __name__ == "__main__":
     main()

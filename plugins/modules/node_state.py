@@ -36,7 +36,7 @@ options:
   wants:
     description:
       - Several stages' wants, by stage name, each as O(want). The node is read once for all of
-        them (the union of their files, units and packages) and each is decided on its own:
+        them (the union of their files, units and packages) and each is decided on its own;
         RV(stages) returns each stage's C(changes) and C(waiting). The lab's one read of a node
         per run (role C(_common), C(tasks_from=read)) hands every host-level stage's want here.
     type: dict
@@ -217,7 +217,7 @@ stages:
            "docker": {"changes": {"unit:docker": ["stopped"]}, "waiting": {}}}
 wants:
   description:
-    - O(wants) as given: what each stage's part was decided on.
+    - O(wants) as given, what each stage's part was decided on.
   returned: with O(wants)
   type: dict
 waiting:
