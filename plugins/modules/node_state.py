@@ -280,9 +280,8 @@ state:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lab.multihost.plugins.module_utils.plan import ENGINE_WANTS, decide
+from ansible_collections.lab.multihost.plugins.module_utils.plan import ENGINE_WANTS, decide_each
 from ansible_collections.lab.multihost.plugins.module_utils.plan.host import diff_text
-from ansible_collections.lab.multihost.plugins.module_utils.plan.preview import split
 from ansible_collections.lab.multihost.plugins.module_utils.readers.node import NodeReader
 from ansible_collections.lab.multihost.plugins.module_utils.readers.run import module_run
 
@@ -343,12 +342,7 @@ def main():
                         docker=p['docker'] or any(w.get(key) for w in wanted for key in ENGINE_WANTS),
                         nft=nft, contents=p['contents'], etcd_health=p['etcd_health'],
                         owners=_owners(*[w.get('files') for w in wanted]) if module.check_mode else None)
-    decided = {}
-    for name, want in stages.items():
-        changes, waiting = decide(state, want), {}
-        if module.check_mode:
-            changes, waiting = split(changes, state, want)
-        decided[name] = {'changes': changes, 'waiting': waiting}
+    decided = decide_each(state, stages, module.check_mode)
     if p['recovery']:
         from ansible_collections.lab.multihost.plugins.module_utils.recovery.act import (
             NodeRunner,

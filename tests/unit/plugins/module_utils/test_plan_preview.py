@@ -6,7 +6,7 @@ as a fresh one reads: no apt lists, nothing installed, no engine."""
 import json
 import pathlib
 
-from ansible_collections.lab.multihost.plugins.module_utils.plan import decide
+from ansible_collections.lab.multihost.plugins.module_utils.plan import decide, decide_each
 from ansible_collections.lab.multihost.plugins.module_utils.plan.host import NO_LISTS
 from ansible_collections.lab.multihost.plugins.module_utils.plan.preview import NOT_LOADED, split
 
@@ -78,3 +78,15 @@ def test_with_an_engine_a_missing_container_is_previewed_by_its_task():
     state, changes = _fresh(REDIS['want'], users=('root',), engine=engine)
     act, waiting = split(changes, state, REDIS['want'])
     assert act['container:redis'] == ['missing'] and waiting == {}
+
+
+def test_one_read_decides_each_stage_on_its_own():
+    """The lab's one read of a node (node_state's wants): each stage's part names only its own keys."""
+    state = dict(ETCD['state'], **{k: v for k, v in REDIS['state'].items() if k == 'docker'})
+    state['files'] = {**ETCD['state']['files'], **REDIS['state']['files']}
+    state['units'] = dict(state['units'], etcd=dict(state['units']['etcd'], active=False))
+    decided = decide_each(state, {'etcd': ETCD['want'], 'redis': REDIS['want']})
+    assert decided == {'etcd': {'changes': {'unit:etcd': ['stopped']}, 'waiting': {}},
+                       'redis': {'changes': {}, 'waiting': {}}}
+    fresh, _ = _fresh(ETCD['want'])
+    assert decide_each(fresh, {'etcd': ETCD['want']}, check_mode=True)['etcd']['waiting']['unit:etcd'][-1] == NOT_LOADED
