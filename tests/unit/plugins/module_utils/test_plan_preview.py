@@ -88,5 +88,5 @@ def test_one_read_decides_each_stage_on_its_own():
     decided = decide_each(state, {'etcd': ETCD['want'], 'redis': REDIS['want']})
     assert decided == {'etcd': {'changes': {'unit:etcd': ['stopped']}, 'waiting': {}},
                        'redis': {'changes': {}, 'waiting': {}}}
-    fresh, _ = _fresh(ETCD['want'])
+    fresh = _fresh(ETCD["want"])[0]
     assert decide_each(fresh, {'etcd': ETCD['want']}, check_mode=True)['etcd']['waiting']['unit:etcd'][-1] == NOT_LOADED
