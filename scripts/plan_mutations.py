@@ -55,6 +55,9 @@ HOST_MUTATIONS = [
     ("nft table in the kernel",
      "    if nft and not (state.get('nft') or {}).get(nft['table']):",
      "    if False:"),
+    ("a topology the netns engine would change",
+     "        if reasons:\n            changes[f'topology:{name}'] = reasons",
+     "        if False:\n            changes[f'topology:{name}'] = reasons"),
 ]
 
 

@@ -92,6 +92,13 @@ options:
             C(network), which it must be attached to. It must run.
         type: dict
         default: {}
+      topologies:
+        description:
+          - Names of the namespace topologies read with O(netns_topologies) that must need no change
+            (reason the engine's planned operations, key C(topology:NAME)).
+        type: list
+        elements: str
+        default: []
   files:
     description: Paths to read.
     type: list
@@ -294,6 +301,7 @@ WANT_OPTION = dict(type='dict', options=dict(
     networks=dict(type='list', elements='dict', default=[]),
     images=dict(type='list', elements='str', default=[]),
     containers=dict(type='dict', default={}),
+    topologies=dict(type='list', elements='str', default=[]),
 ))
 
 
@@ -342,6 +350,8 @@ def main():
                         docker=p['docker'] or any(w.get(key) for w in wanted for key in ENGINE_WANTS),
                         nft=nft, contents=p['contents'], etcd_health=p['etcd_health'],
                         owners=_owners(*[w.get('files') for w in wanted]) if module.check_mode else None)
+    if p['netns_topologies']:
+        state['netns_topologies'] = {t.get('name', str(i)): netns_plan(t) for i, t in enumerate(p['netns_topologies'])}
     decided = decide_each(state, stages, module.check_mode)
     if p['recovery']:
         from ansible_collections.lab.multihost.plugins.module_utils.recovery.act import (
@@ -358,8 +368,6 @@ def main():
         if plan.error:
             module.warn(plan.error)
         state['recovery'] = plan.to_json()
-    if p['netns_topologies']:
-        state['netns_topologies'] = {t.get('name', str(i)): netns_plan(t) for i, t in enumerate(p['netns_topologies'])}
     if p['impairments']:
         from ansible_collections.lab.multihost.plugins.module_utils.impair.engine import read_all
         state['impairments'] = read_all()

@@ -5,9 +5,10 @@
 what the stage wants, as one entry per thing to change with its reasons.
 
 The comparison lives here and nowhere else; tasks act on the keys it returns:
-``file:PATH``, ``unit:NAME``, ``package:NAME`` and ``nft:TABLE``. Pure: no I/O.
+``file:PATH``, ``unit:NAME``, ``package:NAME``, ``nft:TABLE`` and ``topology:NAME``. Pure: no I/O.
 """
 
+TOPOLOGY_OPS_SHOWN = 5  # a fresh topology is dozens of `ip` calls: the diff names the first ones
 NO_LISTS = "apt's lists on the node hold no version of it (a real run reads them first)"
 
 
@@ -61,7 +62,7 @@ def unit_reasons(have, want):
 
 def host_changes(state, want):
     """{key: [reason, ...]} for each thing the node lacks, in the order a stage applies them:
-    packages, files, units, then the rules the kernel holds. Empty on a converged node."""
+    packages, files, units, then the rules and namespaces the kernel holds. Empty on a converged node."""
     changes = {}
     for name in want.get('packages') or []:
         if not (state.get('packages') or {}).get(name):
@@ -77,7 +78,23 @@ def host_changes(state, want):
     nft = want.get('nft')
     if nft and not (state.get('nft') or {}).get(nft['table']):
         changes[f"nft:{nft['table']}"] = ['not loaded in the kernel as the ruleset has it']
+    for name in want.get('topologies') or []:
+        reasons = topology_reasons((state.get('netns_topologies') or {}).get(name))
+        if reasons:
+            changes[f'topology:{name}'] = reasons
     return changes
+
+
+def topology_reasons(plan):
+    """Why a namespace topology differs: the netns engine's own plan of it, read on the node."""
+    if plan is None:
+        return ['not read']
+    if plan.get('error'):
+        return [plan['error']]
+    ops = [str(op) for op in plan.get('operations') or []]
+    if len(ops) > TOPOLOGY_OPS_SHOWN:
+        ops = ops[:TOPOLOGY_OPS_SHOWN] + [f'and {len(ops) - TOPOLOGY_OPS_SHOWN} more']
+    return ops or (['differs'] if plan.get('differs') else [])
 
 
 def diff_text(changes):

@@ -99,3 +99,17 @@ def test_a_package_to_install_says_the_version_apt_offers_or_that_it_cannot():
     assert package_reasons('nftables', {'nftables': '1.0.6-2+deb12u2'}) == [
         'not installed', 'apt would install 1.0.6-2+deb12u2']
     assert package_reasons('nftables', {'nftables': None})[1].startswith("apt's lists on the node hold no version")
+
+
+def test_a_topology_the_netns_engine_would_change_is_named_with_its_first_operations():
+    want = {'topologies': ['pair', 'bridged']}
+    ops = [f'ip netns add ns{i}' for i in range(7)]
+    state = {'netns_topologies': {'pair': {'differs': False, 'operations': []},
+                                  'bridged': {'differs': True, 'operations': ops}}}
+    assert host_changes(state, want) == {'topology:bridged': ops[:5] + ['and 2 more']}
+    state['netns_topologies']['pair'] = {'differs': True, 'error': 'pair: veth peer in two namespaces'}
+    assert host_changes(state, want)['topology:pair'] == ['pair: veth peer in two namespaces']
+    assert host_changes({}, want) == {'topology:pair': ['not read'], 'topology:bridged': ['not read']}
+    state['netns_topologies']['pair'] = {'differs': False, 'operations': []}
+    state['netns_topologies']['bridged'] = {'differs': False, 'operations': []}
+    assert host_changes(state, want) == {}
