@@ -92,6 +92,12 @@ options:
             C(network), which it must be attached to. It must run.
         type: dict
         default: {}
+      restarts:
+        description:
+          - Unit -> C(pid), the pid file the daemon writes when it starts, and C(reads), files it reads
+            only at start. One newer than the pid file is a restart (key C(restart:UNIT)). All are read.
+        type: dict
+        default: {}
       topologies:
         description:
           - Names of the namespace topologies read with O(netns_topologies) that must need no change
@@ -302,6 +308,7 @@ WANT_OPTION = dict(type='dict', options=dict(
     images=dict(type='list', elements='str', default=[]),
     containers=dict(type='dict', default={}),
     topologies=dict(type='list', elements='str', default=[]),
+    restarts=dict(type='dict', default={}),
 ))
 
 
@@ -342,7 +349,8 @@ def main():
     if p['want'] is not None:
         stages[None] = p['want']
     wanted = list(stages.values())
-    files = _union(p['files'], *[w.get('files') for w in wanted])
+    files = _union(p['files'], *[w.get('files') for w in wanted],
+                   *[[r['pid'], *(r.get('reads') or [])] for w in wanted for r in (w.get('restarts') or {}).values()])
     nft = next((w['nft'] for w in wanted if w.get('nft')), None)
     reader = NodeReader(module_run(module))
     state = reader.read(files=files, units=_union(p['units'], *[w.get('units') for w in wanted]),

@@ -5,7 +5,8 @@
 what the stage wants, as one entry per thing to change with its reasons.
 
 The comparison lives here and nowhere else; tasks act on the keys it returns:
-``file:PATH``, ``unit:NAME``, ``package:NAME``, ``nft:TABLE`` and ``topology:NAME``. Pure: no I/O.
+``file:PATH``, ``unit:NAME``, ``restart:UNIT``, ``package:NAME``, ``nft:TABLE`` and ``topology:NAME``.
+Pure: no I/O.
 """
 
 TOPOLOGY_OPS_SHOWN = 5  # a fresh topology is dozens of `ip` calls: the diff names the first ones
@@ -60,9 +61,20 @@ def unit_reasons(have, want):
     return reasons
 
 
+def restart_reasons(files, spec):
+    """Why a running daemon must restart: a file it reads only at start is newer than the pid file
+    it wrote when it started. Nothing where it does not run (no pid file): starting it reads them."""
+    started = files.get(spec['pid']) or {}
+    if not started.get('exists'):
+        return []
+    return [f'{path} changed since it started' for path in spec.get('reads') or []
+            if (files.get(path) or {}).get('exists') and files[path].get('mtime', 0) > started.get('mtime', 0)]
+
+
 def host_changes(state, want):
     """{key: [reason, ...]} for each thing the node lacks, in the order a stage applies them:
-    packages, files, units, then the rules and namespaces the kernel holds. Empty on a converged node."""
+    packages, files, units, restarts, then the rules and namespaces the kernel holds. Empty on a
+    converged node."""
     changes = {}
     for name in want.get('packages') or []:
         if not (state.get('packages') or {}).get(name):
@@ -75,6 +87,10 @@ def host_changes(state, want):
         reasons = unit_reasons((state.get('units') or {}).get(name), spec)
         if reasons:
             changes[f'unit:{name}'] = reasons
+    for unit, spec in (want.get('restarts') or {}).items():
+        reasons = restart_reasons(state.get('files') or {}, spec)
+        if reasons:
+            changes[f'restart:{unit}'] = reasons
     nft = want.get('nft')
     if nft and not (state.get('nft') or {}).get(nft['table']):
         changes[f"nft:{nft['table']}"] = ['not loaded in the kernel as the ruleset has it']

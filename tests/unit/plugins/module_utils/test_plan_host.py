@@ -113,3 +113,21 @@ def test_a_topology_the_netns_engine_would_change_is_named_with_its_first_operat
     state['netns_topologies']['pair'] = {'differs': False, 'operations': []}
     state['netns_topologies']['bridged'] = {'differs': False, 'operations': []}
     assert host_changes(state, want) == {}
+
+
+# The overlay stage's read of docker-node1 (fixtures/plan/overlay_backend.main.json): dockerd's pid
+# file and the client certificate it reads only at start (the cluster store over TLS).
+OVERLAY = json.loads((pathlib.Path(__file__).parent / 'fixtures' / 'plan' / 'overlay_backend.main.json').read_text())
+RESTARTS = {'docker': {'pid': '/run/docker.pid',
+                       'reads': ['/etc/lab/pki/docker-etcd-client.crt', '/etc/lab/pki/ca.crt']}}
+
+
+def test_a_file_dockerd_reads_at_start_renewed_after_it_started_is_a_restart():
+    files = copy.deepcopy(OVERLAY['state']['files'])
+    assert host_changes({'files': files}, {'restarts': RESTARTS}) == {}
+    files['/etc/lab/pki/docker-etcd-client.crt']['mtime'] = files['/run/docker.pid']['mtime'] + 1
+    assert host_changes({'files': files}, {'restarts': RESTARTS}) == {
+        'restart:docker': ['/etc/lab/pki/docker-etcd-client.crt changed since it started']}
+    # Not running: starting it reads the files, nothing to restart.
+    files['/run/docker.pid'] = {'exists': False}
+    assert host_changes({'files': files}, {'restarts': RESTARTS}) == {}
