@@ -3,7 +3,7 @@
 Each case changes one input, runs the stage's playbook in check mode and then for real
 (labkit.check_then_apply), and asserts that the tasks check mode marked changed are the
 tasks that changed for real; then it puts the input back. The app.yml inputs are applied
-one on top of the other and put back once.
+one on top of the other, the second change being their put-back.
 """
 
 import json
@@ -34,24 +34,26 @@ def _restore(playbook, *args):
 
 def test_app_inputs_one_on_top_of_the_other(app_node, redis_node, base_url):
     """Two app.yml changes in turn, each previewed then applied on top of the last: an input of the
-    redis Dockerfile with an option of the app container, then the password file deleted (the
-    README's rotation). One put-back at the end. Through all of it no run prints a password, the
-    new password reaches the app, and the counter is kept."""
+    redis Dockerfile with an option of the app container; then both back to their defaults while
+    the password file is deleted (the README's rotation), which is the put-back. Through all of it
+    no run prints a password, the new password reaches the app, and the counter is kept."""
     old = redis_node.check("cat %s", SECRET)
     before = hits(redis_node)
     steps = [("redis_appendfsync=always and app_workers=2",
               ["-e", "redis_appendfsync=always", "-e", "app_workers=2"], None),
-             ("the password file deleted (rotation)", [], lambda: redis_node.check("rm -f %s", SECRET))]
-    extra, outputs = [], []
+             ("both inputs back, the password file deleted (rotation)", [],
+              lambda: redis_node.check("rm -f %s", SECRET))]
+    outputs, put_back = [], False
     try:
         for what, args, by_hand in steps:
             if by_hand:
                 by_hand()
-            extra += args
-            predicted, applied = check_then_apply("playbooks/app.yml", *extra, outputs=outputs)
+            predicted, applied = check_then_apply("playbooks/app.yml", *args, outputs=outputs)
             assert_predicted(predicted, applied, what)
+        put_back = True
     finally:
-        _restore("playbooks/app.yml")
+        if not put_back:
+            _restore("playbooks/app.yml")
     new = redis_node.check("cat %s", SECRET)
     assert new != old and app_node.check("cat %s", SECRET) == new, "the rotation did not reach the app"
     assert not [o for o in outputs if old in o or new in o], "an app.yml run printed a redis password"
