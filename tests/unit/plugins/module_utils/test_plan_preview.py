@@ -40,7 +40,9 @@ def test_without_apt_lists_packages_and_their_unit_and_user_wait():
     assert waiting['package:etcd-server'] == ['not installed', NO_LISTS]
     assert waiting['unit:etcd'][-1] == NOT_LOADED
     assert waiting[f'file:{KEY}'][-1].startswith('its owner etcd does not exist yet')
-    assert set(act) == {'file:/etc/default/etcd', 'file:/usr/local/bin/lab-etcdctl'}
+    # The settings, the member's data (its start makes it) and the record of what it keeps: the stage's tasks.
+    assert set(act) == {'file:/etc/default/etcd', 'file:/usr/local/bin/lab-etcdctl',
+                        'file:/var/lib/etcd/cluster/member', 'file:/etc/ansible/facts.d/etcd.fact'}
     assert set(act) | set(waiting) == set(changes), 'every change is previewed by a task or by the decision'
 
 
