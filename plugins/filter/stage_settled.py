@@ -19,11 +19,11 @@ description:
 positional: _input, stage
 options:
   _input:
-    description: C(lab_node_read), or null.
+    description: C(lab_node_read) as the preflight set it; null where a stage ended it (then false).
     type: raw
     required: true
   stage:
-    description: The stage's name in C(lab_node_read.stages).
+    description: One of the host-level stages the read decides (firewall, pki, docker, etcd, netns_lab).
     type: str
     required: true
 author:
