@@ -16,14 +16,21 @@ description:
     out. The stage then runs as usual and reads the node itself.
   - Settled says nothing about a want that changes later in the run (etcd's follows the backend
     the run decides; pki's the certificates it issues); the playbook adds those terms.
+  - A stage that acts for the cluster from one node (the networks, whose overlays are created once)
+    passes every play host's read as a list; it is settled where each of them is.
 positional: _input, stage
 options:
   _input:
-    description: C(lab_node_read) as the preflight set it; null where a stage ended it (then false).
+    description:
+      - C(lab_node_read) as the preflight set it; null or false where a stage ended it or a host has
+        none (then false).
+      - Or a list of them, one per host, settled where every one is.
     type: raw
     required: true
   stage:
-    description: One of the host-level stages the read decides (firewall, pki, docker, etcd, netns_lab).
+    description:
+      - One of the stages the read decides (firewall, pki, docker, etcd, overlay_backend, networks,
+        netns_lab).
     type: str
     required: true
 author:
@@ -35,16 +42,25 @@ EXAMPLES = r'''
   ansible.builtin.include_role:
     name: lab.multihost.firewall
   when: not lab_node_read | default(none) | lab.multihost.stage_settled('firewall')
+
+- name: Create the lab networks (where a node's read found something to do, on every node)
+  ansible.builtin.include_role:
+    name: lab.multihost.networks
+  when: >-
+    not ansible_play_hosts | map('extract', hostvars) | map(attribute='lab_node_read', default=false)
+    | list | lab.multihost.stage_settled('networks')
 '''
 
 RETURN = r'''
 _value:
-  description: True where the read holds a part for the stage with no change and nothing waiting.
+  description: True where the read (each read of a list) holds a part for the stage with no change and nothing waiting.
   type: bool
 '''
 
 
 def stage_settled(shared, stage):
+    if isinstance(shared, list):
+        return bool(shared) and all(stage_settled(one, stage) for one in shared)
     part = ((shared or {}).get('stages') or {}).get(stage)
     return part is not None and not part.get('changes') and not part.get('waiting')
 

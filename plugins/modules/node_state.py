@@ -134,6 +134,8 @@ options:
     description:
       - What the recovery engine would repair now, as M(lab.multihost.overlay_recover) with C(mode=check)
         plans it.
+      - Where the same run reads the engine (O(docker) or a want of the engine) and none answers, the
+        engine is not asked and C(state.recovery) is null.
     type: bool
     default: false
   etcd_health:
@@ -272,7 +274,9 @@ state:
       type: dict
       returned: when contents is set
     recovery:
-      description: The recovery engine's plan, as M(lab.multihost.overlay_recover) returns it.
+      description:
+        - The recovery engine's plan, as M(lab.multihost.overlay_recover) returns it; null where no engine
+          answers.
       type: dict
       returned: when recovery is true
     etcd_healthy:
@@ -361,7 +365,9 @@ def main():
     if p['netns_topologies']:
         state['netns_topologies'] = {t.get('name', str(i)): netns_plan(t) for i, t in enumerate(p['netns_topologies'])}
     decided = decide_each(state, stages, module.check_mode)
-    if p['recovery']:
+    if p['recovery'] and state.get('docker', True) is None:
+        state['recovery'] = None
+    elif p['recovery']:
         from ansible_collections.lab.multihost.plugins.module_utils.recovery.act import (
             NodeRunner,
         )

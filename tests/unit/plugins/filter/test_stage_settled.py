@@ -21,3 +21,12 @@ def test_not_settled_where_the_read_ended_never_was_or_left_the_stage_out():
     assert stage_settled(None, 'firewall') is False
     assert stage_settled({}, 'firewall') is False
     assert stage_settled(SHARED, 'pki') is False
+
+
+def test_a_list_of_reads_is_settled_where_each_one_is():
+    settled = {'stages': {'networks': {'changes': {}, 'waiting': {}}}}
+    missing = {'stages': {'networks': {'changes': {'network:demo': ['missing']}, 'waiting': {}}}}
+    assert stage_settled([settled, settled], 'networks') is True
+    assert stage_settled([settled, missing], 'networks') is False
+    assert stage_settled([settled, False], 'networks') is False
+    assert stage_settled([], 'networks') is False
