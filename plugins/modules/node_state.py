@@ -90,6 +90,9 @@ options:
         description:
           - Container name -> C(spec), the value its C(lab.multihost.spec) label must have, and
             C(network), which it must be attached to. It must run.
+          - C(secrets), the paths of the secret files it mounts (each in O(want.files)). Its
+            C(lab.multihost.secrets) label must be their version (filter C(lab.multihost.secrets_version)),
+            from the content the want gives a file, else from the file as the node holds it.
         type: dict
         default: {}
       restarts:

@@ -17,7 +17,7 @@ from labkit import (
 )
 
 # The host-level stages the lab's one read decides: settled, their play does not load the role.
-SETTLED_STAGES = ("firewall", "docker", "pki", "etcd", "overlay_backend", "networks", "netns_lab")
+SETTLED_STAGES = ("firewall", "docker", "pki", "etcd", "overlay_backend", "networks", "netns_lab", "redis", "app")
 
 
 @pytest.mark.last

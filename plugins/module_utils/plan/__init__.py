@@ -14,7 +14,7 @@ def decide(state, want):
     """{key: [reason, ...]}: the host-level changes, then the engine's, in apply order."""
     changes = host_changes(state, want)
     if any(want.get(key) for key in ENGINE_WANTS):
-        changes.update(engine_changes(state.get('docker'), want))
+        changes.update(engine_changes(state.get('docker'), want, state.get('files')))
     return changes
 
 

@@ -73,3 +73,33 @@ def test_changes_come_in_apply_order():
     engine = {'networks': {}, 'containers': {}, 'images': []}
     assert list(engine_changes(engine, WANT)) == ['network:demo', 'network:my-bridge',
                                                   'image:lab/app:5a3c355ada06', 'container:app']
+
+
+SECRET = '/opt/lab/secrets/redis-password'
+SHA1 = 'a94a8fe5ccb19ba61c4c0873d391e987982fbbd3'  # sha1("test")
+
+
+def _with_secrets(label):
+    engine = copy.deepcopy(ENGINE)
+    engine['containers']['app']['labels']['lab.multihost.secrets'] = label
+    return engine
+
+
+def test_secrets_from_the_content_the_stage_writes_or_else_from_the_file_on_the_node():
+    from ansible_collections.lab.multihost.plugins.filter.secrets_version import secrets_version as label_of
+    label = label_of({SECRET: 'test'})
+    container = {'app': dict(WANT['containers']['app'], secrets=[SECRET])}
+    written = dict(WANT, files={SECRET: {'checksum': SHA1}}, containers=container)
+    unknown = dict(WANT, files={SECRET: {'mode': '0640'}}, containers=container)
+    # The stage holds the content: the label it would write is the one compared.
+    assert engine_changes(_with_secrets(label), written) == {}
+    assert engine_changes(_with_secrets(label), written, {SECRET: {'checksum': 'other'}}) == {}
+    assert engine_changes(_with_secrets('old'), written) == {'container:app': ['secrets']}
+    # It does not (the lab's one read): the file on the node is what the container must match.
+    assert engine_changes(_with_secrets(label), unknown, {SECRET: {'checksum': SHA1}}) == {}
+    assert engine_changes(_with_secrets(label), unknown, {SECRET: {'checksum': 'rotated'}}) == {
+        'container:app': ['secrets']}
+    assert engine_changes(_with_secrets(label), unknown, {SECRET: {'exists': False}}) == {
+        'container:app': ['secrets']}
+    # A container without the label was made before it, or without these secrets.
+    assert engine_changes(ENGINE, written) == {'container:app': ['secrets']}
