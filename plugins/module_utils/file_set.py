@@ -22,15 +22,18 @@ def _owner_ids(owner, group):
 
 
 def plan(files):
-    """[{path, content, mode, owner, group}] -> [(path, why)] of the files that differ, in order.
+    """[{path, content, mode, owner, group, keep_owner}] -> [(path, why)] of the files that differ,
+    in order.
 
     A file differs when it is missing, is not a regular file, or has other content, mode,
-    owner or group (read as node_state reads a file). Raises KeyError for an unknown owner or
-    group before anything changes."""
+    owner or group (read as node_state reads a file); with keep_owner an existing file's owner
+    and group are its own. Raises KeyError for an unknown owner or group before anything
+    changes."""
     out = []
     for f in files:
         uid, gid = _owner_ids(f['owner'], f['group'])
         seen = file_facts(f['path'])
+        keep = f.get('keep_owner', False)
         if not seen['exists']:
             out.append((f['path'], 'missing'))
             continue
@@ -40,7 +43,8 @@ def plan(files):
         why = [w for w, differs in (
             ('content', seen['checksum'] != hashlib.sha1(f['content'].encode()).hexdigest()),
             ('mode', seen['mode'] != f"{int(f['mode'], 8):04o}"),
-            ('owner', (seen['owner'], seen['group']) != (pwd.getpwuid(uid).pw_name, grp.getgrgid(gid).gr_name)),
+            ('owner', not keep and (seen['owner'], seen['group'])
+             != (pwd.getpwuid(uid).pw_name, grp.getgrgid(gid).gr_name)),
         ) if differs]
         if why:
             out.append((f['path'], ', '.join(why)))
@@ -49,7 +53,8 @@ def plan(files):
 
 def apply(files, changes):
     """Write the files `changes` names: stage each beside its destination (parents made 0755),
-    then rename them all into place. A failure while staging removes what was staged."""
+    then rename them all into place. A failure while staging removes what was staged. A file
+    with keep_owner that exists keeps its owner and group."""
     by_path = {f['path']: f for f in files}
     staged = []
     try:
@@ -61,7 +66,11 @@ def apply(files, changes):
             staged.append((tmp, path))
             with os.fdopen(fd, 'wb') as fh:
                 fh.write(f['content'].encode())
-            os.chown(tmp, *_owner_ids(f['owner'], f['group']))
+            if f.get('keep_owner') and os.path.lexists(path):
+                seen = os.lstat(path)
+                os.chown(tmp, seen.st_uid, seen.st_gid)
+            else:
+                os.chown(tmp, *_owner_ids(f['owner'], f['group']))
             os.chmod(tmp, int(f['mode'], 8))
     except BaseException:
         for tmp, _path in staged:

@@ -43,6 +43,12 @@ options:
       group:
         description: Group; omitted means the owner's primary group.
         type: str
+      keep_owner:
+        description:
+          - Keep the owner and group of a file that exists (another role may have given it
+            away); I(owner) and I(group) then apply to a new file only.
+        type: bool
+        default: false
 extends_documentation_fragment:
   - lab.multihost.attributes
 author:
@@ -86,6 +92,7 @@ def main():
                 mode=dict(type='str', required=True),
                 owner=dict(type='str', default='root'),
                 group=dict(type='str'),
+                keep_owner=dict(type='bool', default=False),
             )),
         ),
         supports_check_mode=True,

@@ -78,3 +78,15 @@ def test_read_text_for_the_diff(tmp_path):
     assert read_text(str(tmp_path / 'none')) == ''
     (tmp_path / 'bin').write_bytes(b'\xff\xfe')
     assert read_text(str(tmp_path / 'bin')) == '(binary)\n'
+
+
+def test_keep_owner_leaves_an_existing_files_owner_and_sets_a_new_ones(tmp_path):
+    files = _files(tmp_path, keep_owner=True)
+    apply(files, plan(files))
+    assert os.stat(files[0]['path']).st_uid == 0
+    os.chown(files[0]['path'], 65534, 65534)
+    assert plan(files) == []
+    files[0]['content'] = 'print(2)\n'
+    apply(files, plan(files))
+    seen = os.stat(files[0]['path'])
+    assert (seen.st_uid, seen.st_gid, open(files[0]['path']).read()) == (65534, 65534, 'print(2)\n')
