@@ -42,7 +42,7 @@ LAB_ENV := LAB=$(LAB) LAB_INVENTORY=$(INVENTORY) LAB_SELECT='$(LAB_SELECT)'
 # The node images: Debian 12 (host), and Debian 13 for the swarm lab.
 LAB_IMAGES := host $(if $(filter swarm,$(BACKEND)),trixie)
 
-.PHONY: help venv host guard scenario-deps scenario-deps-host trixie lab-inventory lab lab-down report tour capture capture-plans impair verify test test-all test-ha test-swarm test-scale lint lint-ansible lint-collection unit integration clean
+.PHONY: help venv host guard scenario-deps scenario-deps-host trixie images-background lab-inventory lab lab-down report tour capture capture-plans impair verify test test-all test-ha test-swarm test-scale lint lint-ansible lint-collection unit integration clean
 help:
 	@echo "make lab        bring up the lab's node containers (LAB=lab: the tutorial's two; LAB=ha: three) and apply site.yml"
 	@echo "                NODES=2..9 [BACKEND=swarm]: a generated lab of that many nodes (a running one grows)"
@@ -147,6 +147,21 @@ scenario-deps-host: venv host
 	scripts/host-package.sh chromium
 trixie: host
 	scripts/images.sh trixie
+# make test's and test-all's first step: the engine up, then the node images built in
+# the background while lint and the unit tests run (log: .cache/logs/images-background.log).
+# Debian 12's first (integration's `host` waits for it: scripts/images.sh takes a lock
+# per release, then finds the images built), then for test-all Debian 13's at the lowest
+# CPU priority (the swarm scenario's dependency step, the same script, waits for it).
+# A failed build here is built again, with its error shown, by the step that needs it.
+IMAGES_BACKGROUND := bookworm
+test-all: IMAGES_BACKGROUND := bookworm trixie
+images-background:
+	@scripts/host-engine.sh
+	@scripts/host-package.sh debootstrap
+	@mkdir -p .cache/logs
+	@(for release in $(IMAGES_BACKGROUND); do \
+	    nice -n $$([ $$release = bookworm ] && echo 0 || echo 19) scripts/images.sh $$release; \
+	  done) >.cache/logs/images-background.log 2>&1 &
 
 # The molecule scenarios' tests against the running lab (make lab, LAB=...), without
 # molecule's create and destroy: a minute for one file, not a scenario's 20.
@@ -156,7 +171,7 @@ verify: venv lab-inventory scenario-deps-host
 	cd molecule/resources/tests && $(LAB_ENV) pytest -v -p no:cacheprovider --durations=0 --durations-min=5 \
 	  --connection=ansible --ansible-inventory=$(CURDIR)/$(INVENTORY) $(or $(TEST),.)
 
-test: guard lint unit integration scenario-deps
+test: guard images-background lint unit integration scenario-deps
 	@scripts/molecule-timed.sh default
 
 test-ha: scenario-deps
@@ -179,7 +194,7 @@ test-scale: scenario-deps trixie
 	python3 scripts/lab_inventory.py --nodes 3 --backend swarm
 	@scripts/molecule-timed.sh scale-swarm
 
-test-all: guard lint unit integration scenario-deps trixie
+test-all: guard images-background lint unit integration scenario-deps
 	@scripts/molecule-timed.sh default ha swarm
 
 clean: lab-down

@@ -14,6 +14,10 @@ cache=$top/.cache/images
 base=debian:$release
 say() { printf 'images: %s\n' "$*"; }
 mkdir -p "$cache"
+# One build per release at a time: a second caller (the swarm scenario's dependency
+# step while `make test-all` builds trixie in the background) waits, then finds it done.
+exec 9>"$cache/.lock-$release"
+flock -n 9 || { say "waiting for another build of $release"; flock 9; }
 
 label() { docker image inspect -f "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true; }
 

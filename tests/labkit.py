@@ -385,14 +385,35 @@ def ansible(tool, *args, as_json=False, timeout=900):
     output being the JSON document (or {}) with as_json, else stdout and stderr together."""
     env = ansible_env(**({"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
                          if as_json else {}))
+    start = time.monotonic()
     res = subprocess.run([str(VENV_BIN / tool), *args], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=timeout, check=False)
+    _log_run(tool, args, res.returncode, time.monotonic() - start)
     if not as_json:
         return res.returncode, res.stdout + res.stderr, res.stderr
     start = res.stdout.find("{")
     # The JSON document, then what other callbacks print (the stage recap, profile_tasks).
     data = json.JSONDecoder().raw_decode(res.stdout[start:])[0] if start >= 0 else {}
     return res.returncode, data, res.stderr
+
+
+RUN_LOG = CACHE / "logs" / "ansible-runs.tsv"
+
+
+def start_run_log():
+    """An empty run log for this test session (conftest, at the start)."""
+    RUN_LOG.parent.mkdir(parents=True, exist_ok=True)
+    RUN_LOG.write_text("", encoding="utf-8")
+
+
+def _log_run(tool, args, rc, seconds):
+    """One line per Ansible run in RUN_LOG: the test, seconds, rc, command. Where a slow test's
+    minutes go (scripts/ansible_runs.py sums them; molecule-timed.sh keeps each scenario's)."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+    words = [a.rsplit("/", 1)[1] if a.startswith("/") else a.replace("\n", " ") for a in args]
+    RUN_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with RUN_LOG.open("a", encoding="utf-8") as log:
+        log.write(f"{test}\t{seconds:.1f}\t{rc}\t{tool} {' '.join(words)[:300]}\n")
 
 
 def run_playbook(playbook, *args, lab=None, inventory=None, timeout=900):

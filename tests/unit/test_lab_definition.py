@@ -62,7 +62,7 @@ def test_scenario_nodes_come_from_an_inventory(scenario):
 
 def test_the_scale_scenario_is_the_generated_five_node_lab():
     """molecule/scale reads .cache/inventory/lab, which `make test-scale` writes for NODES=5 before
-    molecule runs (tests/unit/test_lab_inventory.py checks the Makefile): no check step, as default."""
+    molecule runs (tests/unit/test_lab_inventory.py checks the Makefile): the base sequence, no check step."""
     conf = _scenario("scale")
     assert conf["provisioner"]["inventory"]["links"]["hosts"] == "../../.cache/inventory/lab/hosts.yml"
     assert conf["provisioner"]["env"]["LAB_NODE_RELEASE"] == "bookworm"
@@ -77,7 +77,31 @@ def test_the_scale_swarm_scenario_is_the_generated_three_manager_lab():
     conf = _scenario("scale-swarm")
     assert conf["provisioner"]["inventory"]["links"]["hosts"] == "../../.cache/inventory/swarm/hosts.yml"
     assert conf["provisioner"]["env"]["LAB_NODE_RELEASE"] == "trixie"
-    assert conf["scenario"]["test_sequence"] == _scenario("default")["scenario"]["test_sequence"][1:]
+    base = _scenario("default")["scenario"]["test_sequence"]
+    assert conf["scenario"]["test_sequence"] == [step for step in base if step != "destroy"] + ["destroy"]
+
+
+def test_only_the_swarm_scenario_previews_fresh_nodes():
+    """The fresh-node check (record, site.yml --check, compare) runs once in test-all, where it costs
+    least: the swarm scenario (Docker 26's install and the swarm previewed)."""
+    for name in _scenarios():
+        sequence = _scenario(name)["scenario"]["test_sequence"]
+        if name == "swarm":
+            at = sequence.index("check")
+            assert sequence[at - 1:at + 3] == ["prepare", "check", "side_effect", "converge"], sequence
+        else:
+            assert "check" not in sequence, name
+
+
+@pytest.mark.parametrize("scenario", _scenarios())
+def test_each_scenario_builds_the_images_of_its_release_first(scenario):
+    """The dependency step, first: scripts/images.sh for the release the nodes run (LAB_NODE_RELEASE),
+    which skips what is built and waits for a build under way (make test-all's background trixie)."""
+    conf = _scenario(scenario)
+    release = conf["provisioner"]["env"]["LAB_NODE_RELEASE"]
+    command = f"${{MOLECULE_PROJECT_DIRECTORY}}/scripts/images.sh {release}"
+    assert conf["dependency"] == {"name": "shell", "command": command}
+    assert conf["scenario"]["test_sequence"][0] == "dependency"
 
 
 @pytest.mark.parametrize(("lab", "backend", "nodes", "name"), [

@@ -7,7 +7,7 @@ holds for `make verify` against `make lab`.
 """
 
 import pytest
-from labkit import Inventory, Node, lab_nodes, scenario
+from labkit import Inventory, Node, lab_nodes, scenario, start_run_log
 
 INVENTORY = Inventory()
 SCENARIOS = ("default", "ha", "swarm", "scale", "scale-swarm")
@@ -19,6 +19,10 @@ def pytest_configure(config):
                                        "scale: five nodes, cluster-store; scale-swarm: three swarm managers)")
     config.addinivalue_line("markers", "disruptive: restarts or powers off nodes; runs after every other test")
     config.addinivalue_line("markers", "last: the scenario's final proof; runs after the disruptive tests")
+
+
+def pytest_sessionstart(session):
+    start_run_log()
 
 
 def _order(item):
