@@ -53,6 +53,15 @@ def container_reasons(have, want, digests=None):
     return reasons
 
 
+def alone_on(containers, name, network):
+    """Whether ``name`` is the one running container on ``network`` among ``containers`` (the
+    engine's read: name -> {running, networks}). Replacing it then leaves the overlay with no
+    container on the node, where Docker 20.10 leaves a dockerd thread the recovery engine repairs."""
+    running = [key for key, have in (containers or {}).items()
+               if have.get('running') and network in (have.get('networks') or [])]
+    return running == [name]
+
+
 def secret_digests(paths, wanted, files):
     """Each secret file's SHA-1: the content the stage writes there where its want has one, else
     the node's file as read (a stage that does not hold the secret on the controller)."""

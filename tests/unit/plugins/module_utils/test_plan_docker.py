@@ -9,7 +9,7 @@ import json
 import pathlib
 
 import pytest
-from ansible_collections.lab.multihost.plugins.module_utils.plan.docker import engine_changes
+from ansible_collections.lab.multihost.plugins.module_utils.plan.docker import alone_on, engine_changes
 from ansible_collections.lab.multihost.plugins.module_utils.readers.docker import parse_containers, parse_networks
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'node_state'
@@ -103,3 +103,19 @@ def test_secrets_from_the_content_the_stage_writes_or_else_from_the_file_on_the_
         'container:app': ['secrets']}
     # A container without the label was made before it, or without these secrets.
     assert engine_changes(ENGINE, written) == {'container:app': ['secrets']}
+
+
+def test_the_app_as_read_on_docker_node1_is_alone_on_demo():
+    """docker-node1 of the running lab holds the app alone on demo: replacing it leaves Docker 20.10's
+    thread, which check mode predicts the recovery engine repairs."""
+    assert ENGINE['containers']['app']['running'] and 'demo' in ENGINE['containers']['app']['networks']
+    assert alone_on(ENGINE['containers'], 'app', 'demo')
+
+
+def test_a_running_neighbour_on_the_network_and_not_a_stopped_one():
+    containers = copy.deepcopy(ENGINE['containers'])
+    containers['redis'] = {'running': False, 'networks': ['demo']}
+    assert alone_on(containers, 'app', 'demo')
+    assert not alone_on(containers, 'app', 'my-bridge'), "the app is not on my-bridge"
+    containers['redis']['running'] = True
+    assert not alone_on(containers, 'app', 'demo')
