@@ -34,3 +34,12 @@ attributes:
     support: N/A
     details: This module only reads; there is nothing to diff.
 '''
+
+    FACTS = r'''
+options: {}
+attributes:
+  facts:
+    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
+    support: full
+    details: A play's fact gathering can run it (C(ansible_facts_modules)).
+'''

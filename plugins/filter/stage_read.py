@@ -8,7 +8,7 @@ name: stage_read
 short_description: A stage's decision from the lab's one read of the node, where that read holds
 description:
   - The lab reads each node once per run for every host-level stage (role C(_common),
-    C(tasks_from=read), M(lab.multihost.node_state) with C(wants)), as C(lab_node_read). The first
+    C(tasks_from=preflight), M(lab.multihost.node_state) with C(wants)), as C(lab_node_read). The first
     stage that changes something on the node sets C(lab_node_read) to null, and every later stage
     reads the node itself.
   - Returns the stage's part of that read (C(changes), C(waiting)) with the read's C(state), the

@@ -8,7 +8,7 @@ name: stage_settled
 short_description: Whether the lab's one read of a node found nothing for a stage to do
 description:
   - The lab reads each node once per run for every host-level stage (role C(_common),
-    C(tasks_from=read)), as C(lab_node_read). A stage whose part of that read asks for no change
+    C(tasks_from=preflight)), as C(lab_node_read). A stage whose part of that read asks for no change
     and waits for nothing is settled on the node; its play does not load the role, so a re-run
     evaluates one task for the stage instead of its preflight, want, decision and gated changes.
   - False where the read ended (an earlier stage changed the node and set C(lab_node_read) to

@@ -38,7 +38,7 @@ options:
       - Several stages' wants, by stage name, each as O(want). The node is read once for all of
         them (the union of their files, units and packages) and each is decided on its own;
         RV(stages) returns each stage's C(changes) and C(waiting). The lab's one read of a node
-        per run (role C(_common), C(tasks_from=read)) hands every host-level stage's want here.
+        per run (role C(_common), C(tasks_from=preflight)) hands every host-level stage's want here.
     type: dict
   want:
     description: What the stage wants on the node; every part optional.
