@@ -162,3 +162,19 @@ def test_host_keys_are_checked_over_ssh():
     assert "HOST_KEY_CHECKING" not in out, out
     local = yaml.safe_load((ROOT / "inventory/group_vars/local_lab.yml").read_text())
     assert local["ansible_connection"] == "community.docker.docker"
+
+
+def test_controller_paths_resolve_to_the_repository_from_every_playbook_directory():
+    """pki_dir, etcd_backup_dir and the local lab's image archives derive from playbook_dir, which
+    is the directory of the playbook a play comes from: site.yml's, playbooks/ or playbooks/stages/.
+    From each, the default must name the repository's .cache, never one beside the playbook."""
+    dirs = {p.parent for p in (ROOT / "playbooks").rglob("*.yml")} | {ROOT}
+    assert ROOT / "playbooks" / "stages" in dirs
+    found = 0
+    for path in [ROOT / "roles/pki/defaults/main.yml", ROOT / "roles/etcd/defaults/main.yml",
+                 ROOT / "inventory/group_vars/local_lab.yml"]:
+        for pattern in re.findall(r"playbook_dir \| regex_replace\('([^']+)', ''\)", path.read_text()):
+            found += 1
+            for where in dirs:
+                assert re.sub(pattern, "", str(where)) == str(ROOT), (path, pattern, where)
+    assert found == 3
