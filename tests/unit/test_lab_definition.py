@@ -178,3 +178,17 @@ def test_controller_paths_resolve_to_the_repository_from_every_playbook_director
             for where in dirs:
                 assert re.sub(pattern, "", str(where)) == str(ROOT), (path, pattern, where)
     assert found == 3
+
+
+@pytest.mark.parametrize(("tags", "checks"), [("etcd", True), ("etcd,overlay", True), ("preflight", True),
+                                              ("app", False), ("overlay", False)])
+def test_the_etcd_stage_runs_after_the_preflights_checks_whatever_tags_select(tags, checks):
+    """site.yml imports the preflight once: with --tags etcd its checks (etcd's quorum, the TLS
+    warning, the one read) still run first, as playbooks/etcd.yml runs them; the inputs are
+    checked for every tag."""
+    out = subprocess.run(
+        ["ansible-playbook", "-i", "inventory/lab", "site.yml", "--list-tasks", "--tags", tags], cwd=ROOT,
+        capture_output=True, text=True, check=True, env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+    ).stdout
+    assert "Check every option set for the roles" in out
+    assert ("Check the lab, then read each node once for every host-level stage" in out) is checks
